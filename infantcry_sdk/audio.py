@@ -1,0 +1,116 @@
+"""Audio in: decode, mix down, convert and resample to what the model expects.
+
+The single implementation used everywhere: the runtime, the training data pipeline and the tests all
+call these functions, so a clip is turned into samples the same way at training and inference time.
+Only numpy, soundfile and soxr are used.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from .errors import AudioError
+
+AudioInput = Union[str, os.PathLike, np.ndarray]
+
+#: Files larger than this are refused before decoding (about 2 h of 16-bit stereo 48 kHz audio).
+MAX_FILE_BYTES = 1 << 30
+#: Arrays longer than this (in seconds at their own rate) are refused: 4 hours.
+MAX_SECONDS = 4 * 3600
+
+_INT_SCALE = {np.dtype(np.int16): 32768.0, np.dtype(np.int32): 2147483648.0}
+
+
+def read_file(path: str | os.PathLike) -> tuple[np.ndarray, int]:
+    """Decode an audio file to float32 ``[n]`` mono and its sample rate.
+
+    Anything libsndfile reads works (wav, flac, ogg/vorbis, ...). Multi-channel files are averaged.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise AudioError(f"audio file not found: {p}. Pass an existing path or a numpy array.")
+    size = p.stat().st_size
+    if size == 0:
+        raise AudioError(f"audio file is empty: {p}.")
+    if size > MAX_FILE_BYTES:
+        raise AudioError(
+            f"audio file is {size / 2**20:.0f} MiB, over the {MAX_FILE_BYTES >> 20} MiB limit: {p}. "
+            "Split it, or stream it through CryStream in chunks."
+        )
+    try:
+        data, rate = sf.read(str(p), dtype="float32", always_2d=True)
+    except Exception as exc:  # libsndfile raises several types for corrupt input
+        raise AudioError(f"cannot decode audio file {p}: {exc}. Use wav, flac or ogg.") from exc
+    return to_mono_float32(data, int(rate)), int(rate)
+
+
+def to_mono_float32(audio: np.ndarray, sample_rate: int | None) -> np.ndarray:
+    """Validate an array and return it as contiguous float32 mono ``[n]``.
+
+    Accepts float32/float64 in [-1, 1] and int16/int32 PCM (scaled to [-1, 1]); shape ``[n]`` or
+    ``[n, channels]`` (channels averaged). Raises :class:`AudioError` for anything else.
+    """
+    if not isinstance(audio, np.ndarray):
+        raise AudioError(f"audio must be a numpy array or a file path, not {type(audio).__name__}.")
+    if sample_rate is None:
+        raise AudioError("sample_rate is required with an array: pass sample_rate=16000 (or the array's rate).")
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
+        raise AudioError(f"sample_rate must be a positive integer, not {sample_rate!r}.")
+    if sample_rate < 1000 or sample_rate > 768_000:
+        raise AudioError(f"sample_rate {sample_rate} Hz is outside 1000..768000 Hz.")
+    if audio.ndim == 2:
+        if audio.shape[1] == 0:
+            raise AudioError("audio has zero channels.")
+        if audio.shape[1] > 32 and audio.shape[0] <= 32:
+            raise AudioError(
+                f"audio shape {audio.shape} looks like [channels, samples]; pass [samples, channels] (use .T)."
+            )
+    elif audio.ndim != 1:
+        raise AudioError(f"audio must be [samples] or [samples, channels], got shape {audio.shape}.")
+    dtype = audio.dtype
+    if dtype in _INT_SCALE:
+        out = audio.astype(np.float32) / np.float32(_INT_SCALE[dtype])
+    elif dtype in (np.float32, np.float64):
+        out = audio.astype(np.float32, copy=False)
+    else:
+        raise AudioError(f"audio dtype {dtype} is not supported: use float32, float64, int16 or int32.")
+    if out.ndim == 2:
+        out = out.mean(axis=1, dtype=np.float32)
+    if out.size == 0:
+        raise AudioError("audio is empty.")
+    if out.size > MAX_SECONDS * sample_rate:
+        raise AudioError(
+            f"audio is {out.size / sample_rate / 3600:.1f} h long, over the {MAX_SECONDS // 3600} h limit: "
+            "stream it through CryStream instead."
+        )
+    if not np.isfinite(out).all():
+        raise AudioError("audio contains NaN or Inf samples.")
+    return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    """Resample float32 mono audio with soxr (high quality); a no-op when the rates match."""
+    if from_rate == to_rate:
+        return audio
+    return soxr.resample(audio, from_rate, to_rate, quality="HQ").astype(np.float32, copy=False)
+
+
+def load(audio: AudioInput, sample_rate: int | None, target_rate: int) -> np.ndarray:
+    """Any supported input to float32 mono at ``target_rate``: the one entry point for every stage.
+
+    For a path, the file's own rate is used and ``sample_rate`` must be None or agree with it.
+    """
+    if isinstance(audio, (str, os.PathLike)):
+        samples, rate = read_file(audio)
+        if sample_rate is not None and sample_rate != rate:
+            raise AudioError(
+                f"sample_rate={sample_rate} was given but the file {audio} is {rate} Hz; omit sample_rate for files."
+            )
+    else:
+        samples, rate = to_mono_float32(audio, sample_rate), int(sample_rate)  # type: ignore[arg-type]
+    return resample(samples, rate, target_rate)

@@ -1,0 +1,44 @@
+"""The model contract shared by the toolchain (which writes it) and the runtime (which checks it).
+
+One place names the graph's inputs, outputs and metadata keys, so that export, the SDK, the benchmarks
+and the Android demo cannot drift apart. A model file carries everything a caller needs to use it.
+
+Graph
+    input  ``waveform``             float32 [batch, samples], mono, ``sample_rate`` Hz, in [-1, 1]
+    output ``cry_probability``      float32 [batch]
+    output ``cause_probabilities``  float32 [batch, n_causes], softmax over ``labels``
+"""
+from __future__ import annotations
+
+SCHEMA_VERSION = "1"
+SUPPORTED_SCHEMA_VERSIONS = frozenset({"1"})
+
+INPUT_NAME = "waveform"
+OUTPUT_CRY = "cry_probability"
+OUTPUT_CAUSES = "cause_probabilities"
+
+_P = "infantcry."
+KEY_SCHEMA_VERSION = _P + "schema_version"
+KEY_SAMPLE_RATE = _P + "sample_rate"
+KEY_LABELS = _P + "labels"  # JSON list of cause names, in output order
+KEY_DETECTION_THRESHOLD = _P + "detection_threshold"  # cry_probability >= this is a cry
+KEY_CAUSE_MIN_CONFIDENCE = _P + "cause_min_confidence"  # top cause below this: cause is None
+KEY_WINDOW_SECONDS = _P + "window_seconds"  # recommended scoring window (long clips, streaming)
+KEY_HOP_SECONDS = _P + "hop_seconds"  # recommended hop between windows
+KEY_MIN_SAMPLES = _P + "min_samples"  # shortest input the graph accepts, at sample_rate
+KEY_MODEL_VERSION = _P + "model_version"
+KEY_FILE_SHA256 = _P + "file_sha256"  # see infantcry_sdk.integrity
+KEY_TRAINING_SUMMARY = _P + "training_summary"  # short text: data, licences, metrics
+
+REQUIRED_KEYS = (
+    KEY_SCHEMA_VERSION,
+    KEY_SAMPLE_RATE,
+    KEY_LABELS,
+    KEY_DETECTION_THRESHOLD,
+    KEY_CAUSE_MIN_CONFIDENCE,
+    KEY_WINDOW_SECONDS,
+    KEY_HOP_SECONDS,
+    KEY_MIN_SAMPLES,
+    KEY_MODEL_VERSION,
+    KEY_FILE_SHA256,
+)
