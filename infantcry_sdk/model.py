@@ -1,0 +1,264 @@
+"""Load an InfantCry model file, prove it obeys the contract, and run it.
+
+Everything that can be wrong with a model is found here, at load time, and reported as a
+:class:`~infantcry_sdk.errors.ModelError` that names the file and says what to do: missing or
+unreadable file, not loadable by onnxruntime, wrong graph names/ranks/dtypes, missing or unknown
+schema version, missing or unparseable metadata, a failed integrity seal, or outputs that do not match
+the declared labels. After that, :class:`LoadedModel` is a small immutable handle that is safe to share
+across threads (onnxruntime's ``InferenceSession.run`` is thread-safe and nothing here mutates).
+
+Only numpy and onnxruntime are used: the ``onnx`` package is a toolchain dependency, never a runtime one.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
+
+import numpy as np
+import onnxruntime as ort
+
+from . import contract, integrity
+from .errors import ModelError
+
+#: Where the pipeline puts the default model inside the package.
+DEFAULT_MODEL_NAME = "student_int8.onnx"
+
+_FLOAT = "tensor(float)"
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def default_model_path() -> Path:
+    """Path of the bundled default model (it may be absent in a development checkout)."""
+    return Path(__file__).resolve().parent / "models" / DEFAULT_MODEL_NAME
+
+
+@dataclass(frozen=True)
+class ModelMetadata:
+    """The parsed ``infantcry.*`` metadata of a model file (``raw`` keeps every key as stored)."""
+
+    schema_version: str
+    sample_rate: int
+    labels: tuple[str, ...]
+    detection_threshold: float
+    cause_min_confidence: float
+    window_seconds: float
+    hop_seconds: float
+    min_samples: int
+    model_version: str
+    file_sha256: str
+    training_summary: str
+    raw: Mapping[str, str]
+
+    @property
+    def window_samples(self) -> int:
+        """Scoring window length in samples at :attr:`sample_rate`."""
+        return int(round(self.window_seconds * self.sample_rate))
+
+    @property
+    def hop_samples(self) -> int:
+        """Hop between consecutive windows in samples at :attr:`sample_rate`."""
+        return int(round(self.hop_seconds * self.sample_rate))
+
+    @property
+    def min_seconds(self) -> float:
+        return self.min_samples / self.sample_rate
+
+    def to_dict(self) -> dict:
+        return {
+            "schema_version": self.schema_version,
+            "sample_rate": self.sample_rate,
+            "labels": list(self.labels),
+            "detection_threshold": self.detection_threshold,
+            "cause_min_confidence": self.cause_min_confidence,
+            "window_seconds": self.window_seconds,
+            "hop_seconds": self.hop_seconds,
+            "min_samples": self.min_samples,
+            "model_version": self.model_version,
+            "file_sha256": self.file_sha256,
+            "training_summary": self.training_summary,
+        }
+
+
+def _bad(path: Path | str, what: str) -> ModelError:
+    return ModelError(
+        f"{path} is not a usable InfantCry model: {what}. "
+        "Use a model built by the InfantCry toolchain (python -m export), or CryClassifier.load() for the default."
+    )
+
+
+def _number(raw: Mapping[str, str], key: str, path: Path | str, kind: type, lo: float, hi: float) -> float | int:
+    text = raw[key]
+    try:
+        value = kind(text)
+    except (TypeError, ValueError):
+        raise _bad(path, f"metadata {key}={text!r} is not a {kind.__name__}") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _bad(path, f"metadata {key}={text!r} is not finite")
+    if not lo <= value <= hi:
+        raise _bad(path, f"metadata {key}={text!r} is outside [{lo}, {hi}]")
+    return value
+
+
+def parse_metadata(raw: Mapping[str, str], path: Path | str = "<model>") -> ModelMetadata:
+    """Check and convert the contract metadata; :class:`ModelError` names the first problem."""
+    if contract.KEY_SCHEMA_VERSION not in raw:
+        raise _bad(path, f"metadata {contract.KEY_SCHEMA_VERSION} is missing")
+    version = raw[contract.KEY_SCHEMA_VERSION]
+    if version not in contract.SUPPORTED_SCHEMA_VERSIONS:
+        raise ModelError(
+            f"{path} uses InfantCry model schema {version!r}, which this SDK does not know "
+            f"(it reads {sorted(contract.SUPPORTED_SCHEMA_VERSIONS)}). Upgrade infantcry, or use a model "
+            "built for this version."
+        )
+    missing = [k for k in contract.REQUIRED_KEYS if k not in raw]
+    if missing:
+        raise _bad(path, f"metadata {', '.join(missing)} missing")
+    try:
+        labels = json.loads(raw[contract.KEY_LABELS])
+    except ValueError:
+        labels = None
+    if (
+        not isinstance(labels, list)
+        or not labels
+        or not all(isinstance(x, str) and x for x in labels)
+        or len(set(labels)) != len(labels)
+    ):
+        raise _bad(path, f"metadata {contract.KEY_LABELS} must be a JSON list of distinct non-empty names")
+    sample_rate = int(_number(raw, contract.KEY_SAMPLE_RATE, path, int, 1000, 768_000))
+    window = float(_number(raw, contract.KEY_WINDOW_SECONDS, path, float, 1e-3, 3600.0))
+    hop = float(_number(raw, contract.KEY_HOP_SECONDS, path, float, 1e-3, window))
+    window_samples = int(round(window * sample_rate))
+    min_samples = int(_number(raw, contract.KEY_MIN_SAMPLES, path, int, 1, window_samples))
+    digest = raw[contract.KEY_FILE_SHA256]
+    if not _HEX64.match(digest) or digest == integrity.PLACEHOLDER:
+        raise _bad(path, f"metadata {contract.KEY_FILE_SHA256} is not a sealed SHA-256 digest (was the file sealed?)")
+    return ModelMetadata(
+        schema_version=version,
+        sample_rate=sample_rate,
+        labels=tuple(labels),
+        detection_threshold=float(_number(raw, contract.KEY_DETECTION_THRESHOLD, path, float, 0.0, 1.0)),
+        cause_min_confidence=float(_number(raw, contract.KEY_CAUSE_MIN_CONFIDENCE, path, float, 0.0, 1.0)),
+        window_seconds=window,
+        hop_seconds=hop,
+        min_samples=min_samples,
+        model_version=raw[contract.KEY_MODEL_VERSION],
+        file_sha256=digest,
+        training_summary=raw.get(contract.KEY_TRAINING_SUMMARY, ""),
+        raw=MappingProxyType(dict(raw)),
+    )
+
+
+def _session_options(threads: int) -> ort.SessionOptions:
+    """One intra-op thread by default, no spinning: phones and shared servers both prefer it."""
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    opts.log_severity_level = 3  # errors only: load-time optimizer notes are not the app's business
+    return opts
+
+
+def _check_graph(session: ort.InferenceSession, path: Path) -> None:
+    inputs = session.get_inputs()
+    if len(inputs) != 1 or inputs[0].name != contract.INPUT_NAME:
+        names = [i.name for i in inputs]
+        raise _bad(path, f"expected one input {contract.INPUT_NAME!r}, found {names}")
+    arg = inputs[0]
+    if arg.type != _FLOAT or len(arg.shape) != 2:
+        raise _bad(path, f"input {arg.name!r} must be float32 [batch, samples], is {arg.type} {arg.shape}")
+    outputs = {o.name: o for o in session.get_outputs()}
+    for name, rank in ((contract.OUTPUT_CRY, 1), (contract.OUTPUT_CAUSES, 2)):
+        if name not in outputs:
+            raise _bad(path, f"output {name!r} is missing (outputs: {sorted(outputs)})")
+        out = outputs[name]
+        if out.type != _FLOAT or len(out.shape) != rank:
+            raise _bad(path, f"output {name!r} must be float32 of rank {rank}, is {out.type} {out.shape}")
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedModel:
+    """A validated model: its session, parsed metadata and where it came from."""
+
+    path: Path
+    file_bytes: int
+    metadata: ModelMetadata
+    session: ort.InferenceSession
+    threads: int
+
+    def run(self, waveforms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Score a float32 ``[batch, samples]`` block: ``(cry [batch], causes [batch, n])`` as float64.
+
+        Every row must hold at least ``min_samples`` samples (callers check; this is the engine).
+        A model that fails or returns malformed/non-finite outputs raises :class:`ModelError`.
+        """
+        batch = np.ascontiguousarray(waveforms, dtype=np.float32)
+        try:
+            cry, causes = self.session.run(
+                [contract.OUTPUT_CRY, contract.OUTPUT_CAUSES], {contract.INPUT_NAME: batch}
+            )
+        except Exception as exc:  # onnxruntime raises several private types
+            raise ModelError(f"model {self.path} failed on a {batch.shape} input: {exc}") from exc
+        n = len(self.metadata.labels)
+        cry = np.asarray(cry, dtype=np.float64)
+        causes = np.asarray(causes, dtype=np.float64)
+        if cry.shape != (batch.shape[0],) or causes.shape != (batch.shape[0], n):
+            raise ModelError(
+                f"model {self.path} returned shapes {cry.shape} and {causes.shape} for a batch of "
+                f"{batch.shape[0]} with {n} labels; the file does not match its own metadata."
+            )
+        if not (np.isfinite(cry).all() and np.isfinite(causes).all()):
+            raise ModelError(f"model {self.path} returned NaN or Inf; the file is broken.")
+        return np.clip(cry, 0.0, 1.0), np.clip(causes, 0.0, 1.0)
+
+
+def load_model(path: str | Path | None = None, *, threads: int = 1) -> LoadedModel:
+    """Open ``path`` (``.onnx`` or ``.ort``; None = the bundled default), validate it, make a session.
+
+    ``threads`` is onnxruntime's intra-op thread count (an int >= 1; ``ValueError`` otherwise).
+    """
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be an integer >= 1, not {threads!r}")
+    if path is None:
+        p = default_model_path()
+        if not p.is_file():
+            raise ModelError(
+                f"the bundled default model is not installed ({p} is missing). This build of infantcry "
+                "ships without it: pass a model path, e.g. CryClassifier.load('student_int8.onnx'), or "
+                "build one with `python -m export`."
+            )
+    else:
+        p = Path(path)
+    if not p.is_file():
+        raise ModelError(f"model file not found: {p}. Pass the path of a .onnx or .ort InfantCry model.")
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"cannot read model file {p}: {exc.strerror or exc}.") from exc
+    opts = _session_options(threads)
+    if p.suffix.lower() == ".ort":
+        opts.add_session_config_entry("session.load_model_format", "ORT")
+    try:
+        # Load the very bytes that the integrity check hashes: no window for the file to change.
+        session = ort.InferenceSession(data, sess_options=opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise _bad(p, f"onnxruntime cannot load it ({type(exc).__name__}: {str(exc).strip()[:300]})") from exc
+    _check_graph(session, p)
+    meta = parse_metadata(dict(session.get_modelmeta().custom_metadata_map), p)
+    if not integrity.verify(data, meta.file_sha256):
+        raise ModelError(
+            f"model file {p} is tampered or corrupted: its bytes do not match its sealed SHA-256. "
+            "Re-download or rebuild the model; never edit a sealed model by hand."
+        )
+    model = LoadedModel(path=p, file_bytes=len(data), metadata=meta, session=session, threads=threads)
+    # Smoke run at the shortest allowed length: catches label-count mismatches and graphs that cannot
+    # take their own min_samples, at load time rather than on the first user clip.
+    model.run(np.zeros((1, meta.min_samples), np.float32))
+    return model
