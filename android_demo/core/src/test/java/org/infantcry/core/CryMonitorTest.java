@@ -1,0 +1,121 @@
+package org.infantcry.core;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertNull;
+import static org.junit.Assert.assertTrue;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.junit.Test;
+
+public class CryMonitorTest {
+    private static final List<String> LABELS = Arrays.asList("a", "b");
+    private static final EventRules RULES = new EventRules(0.5, 0.3, 2, 2, 0.0);
+
+    /** Cry probability = mean |x| (so loud is a cry); causes fixed. Counts calls. */
+    static final class LevelScorer implements WindowScorer {
+        int calls;
+
+        @Override
+        public Score score(float[] window) {
+            calls++;
+            double s = 0;
+            for (float v : window) {
+                s += Math.abs(v);
+            }
+            return new Score((float) (s / window.length), new float[] {0.25f, 0.75f});
+        }
+    }
+
+    /** 1 s quiet, 2 s loud, 2 s quiet at 1 kHz. */
+    private static float[] burst() {
+        float[] x = new float[5000];
+        for (int i = 1000; i < 3000; i++) {
+            x[i] = (i % 2 == 0) ? 0.9f : -0.9f;
+        }
+        return x;
+    }
+
+    private static CryMonitor monitor(LevelScorer scorer) {
+        return new CryMonitor(scorer, new SlidingWindow(500, 250), new EventDetector(RULES, LABELS, 1000));
+    }
+
+    @Test
+    public void oneBurstOneEventPairWhateverTheChunking() {
+        float[] x = burst();
+        List<String> reference = null;
+        for (int chunk : new int[] {1, 33, 250, 5000}) {
+            LevelScorer scorer = new LevelScorer();
+            CryMonitor m = monitor(scorer);
+            List<CryEvent> ev = new ArrayList<>();
+            for (int pos = 0; pos < x.length; pos += chunk) {
+                ev.addAll(m.push(x, pos, Math.min(chunk, x.length - pos)));
+            }
+            ev.addAll(m.flush());
+            assertEquals(19, scorer.calls); // (5000 - 500) / 250 + 1
+            assertEquals(2, ev.size());
+            List<String> got = new ArrayList<>();
+            for (CryEvent e : ev) {
+                got.add(e.kind.wireName() + "@" + e.sample + " p=" + e.cryProbability + " " + e.cause);
+            }
+            if (reference == null) {
+                reference = got;
+            }
+            assertEquals(reference, got);
+        }
+        // the half-loud window at 750 (mean 0.45) is not on; the first all-loud one (1000) is.
+        // The half-loud window at 2750 is not off (0.45 >= 0.3), so the event ends at 3250.
+        assertTrue(reference.get(0), reference.get(0).startsWith("start@1000 "));
+        assertTrue(reference.get(1).startsWith("end@3250 "));
+        assertTrue(reference.get(0).endsWith(" b"));
+    }
+
+    @Test
+    public void int16IsScaledBy32768() {
+        final float[][] seen = new float[1][];
+        WindowScorer capture = new WindowScorer() {
+            @Override
+            public Score score(float[] window) {
+                seen[0] = window;
+                return new Score(0f, new float[] {0.5f, 0.5f});
+            }
+        };
+        CryMonitor m = new CryMonitor(capture, new SlidingWindow(4, 4), new EventDetector(RULES, LABELS, 1000));
+        assertNull(m.lastScore());
+        m.push(new short[] {-32768, 0, 16384, 32767});
+        assertEquals(-1f, seen[0][0], 0f);
+        assertEquals(0f, seen[0][1], 0f);
+        assertEquals(0.5f, seen[0][2], 0f);
+        assertEquals(32767f / 32768f, seen[0][3], 0f);
+        assertEquals(0f, m.lastScore().cryProbability, 0f);
+    }
+
+    @Test
+    public void flushClosesAndResetRestartsTheClock() {
+        LevelScorer scorer = new LevelScorer();
+        CryMonitor m = monitor(scorer);
+        float[] loud = new float[1000];
+        Arrays.fill(loud, 0.8f);
+        final List<Long> starts = new ArrayList<>();
+        m.setWindowListener((s, e, score) -> starts.add(s));
+        assertEquals(1, m.push(loud).size()); // start
+        assertTrue(m.isActive());
+        List<CryEvent> end = m.flush();
+        assertEquals(CryEvent.Kind.END, end.get(0).kind);
+        assertEquals(1000, end.get(0).sample);
+        assertTrue(m.flush().isEmpty());
+        m.reset();
+        assertEquals(0, m.samplesSeen());
+        assertNull(m.lastScore());
+        assertEquals(0L, m.push(loud).get(0).sample);
+        assertEquals(Arrays.asList(0L, 250L, 500L, 0L, 250L, 500L), starts);
+    }
+
+    @Test(expected = IllegalArgumentException.class)
+    public void scorerWithWrongCauseCountFails() {
+        WindowScorer wrong = window -> new WindowScorer.Score(0.9f, new float[] {1f});
+        new CryMonitor(wrong, new SlidingWindow(4, 4), new EventDetector(RULES, LABELS, 1000))
+                .push(new float[4]);
+    }
+}

@@ -1,0 +1,91 @@
+package org.infantcry.core;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertTrue;
+import static org.junit.Assert.fail;
+
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.junit.Test;
+
+public class ModelInfoTest {
+
+    /** Metadata as the toolchain writes it (export/toy_model.toy_metadata). */
+    static Map<String, String> toyMetadata() {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("infantcry.schema_version", "1");
+        m.put("infantcry.sample_rate", "16000");
+        m.put("infantcry.labels", "[\"hungry\", \"tired\", \"discomfort\", \"belly_pain\", \"burping\"]");
+        m.put("infantcry.detection_threshold", "0.5");
+        m.put("infantcry.cause_min_confidence", "0.3");
+        m.put("infantcry.window_seconds", "0.975");
+        m.put("infantcry.hop_seconds", "0.5");
+        m.put("infantcry.min_samples", "4000");
+        m.put("infantcry.model_version", "toy-1");
+        m.put("infantcry.file_sha256", "ab".repeat(32));
+        m.put("infantcry.training_summary", "toy");
+        return m;
+    }
+
+    @Test
+    public void parsesTheContractKeys() {
+        ModelInfo info = ModelInfo.fromMetadata(toyMetadata());
+        assertEquals(16000, info.sampleRate);
+        assertEquals(Arrays.asList("hungry", "tired", "discomfort", "belly_pain", "burping"), info.labels);
+        assertEquals(0.5, info.detectionThreshold, 0.0);
+        assertEquals(0.3, info.causeMinConfidence, 0.0);
+        assertEquals(15600, info.windowSamples);
+        assertEquals(8000, info.hopSamples);
+        assertEquals(4000, info.minSamples);
+        assertEquals("toy-1", info.modelVersion);
+        assertEquals("toy", info.metadata.get("infantcry.training_summary"));
+    }
+
+    @Test
+    public void roundsHalfToEvenLikePython() {
+        Map<String, String> m = toyMetadata();
+        m.put("infantcry.sample_rate", "10");
+        m.put("infantcry.min_samples", "1");
+        m.put("infantcry.window_seconds", "0.25"); // 2.5 samples -> 2 (Python round)
+        m.put("infantcry.hop_seconds", "0.35"); // 3.5 samples -> 4
+        ModelInfo info = ModelInfo.fromMetadata(m);
+        assertEquals(2, info.windowSamples);
+        assertEquals(4, info.hopSamples);
+    }
+
+    private static void assertRejected(String key, String value, String messagePart) {
+        Map<String, String> m = toyMetadata();
+        if (value == null) {
+            m.remove(key);
+        } else {
+            m.put(key, value);
+        }
+        try {
+            ModelInfo.fromMetadata(m);
+            fail("accepted " + key + "=" + value);
+        } catch (ModelInfo.InvalidModelException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains(messagePart));
+        }
+    }
+
+    @Test
+    public void rejectsOffContractMetadata() {
+        assertRejected("infantcry.labels", null, "lacks infantcry.labels");
+        assertRejected("infantcry.schema_version", "2", "not supported");
+        assertRejected("infantcry.labels", "hungry,tired", "JSON list");
+        assertRejected("infantcry.labels", "[]", "empty");
+        assertRejected("infantcry.labels", "[\"a\", \"a\"]", "duplicate");
+        assertRejected("infantcry.sample_rate", "16k", "positive integer");
+        assertRejected("infantcry.sample_rate", "0", "positive integer");
+        assertRejected("infantcry.detection_threshold", "1.5", "[0, 1]");
+        assertRejected("infantcry.detection_threshold", "NaN", "[0, 1]");
+        assertRejected("infantcry.window_seconds", "-1", "positive");
+        assertRejected("infantcry.min_samples", "999999", "shorter than");
+    }
+
+    @Test(expected = ModelInfo.InvalidModelException.class)
+    public void rejectsNullMetadata() {
+        ModelInfo.fromMetadata(null);
+    }
+}
