@@ -1,0 +1,229 @@
+"""CryStream: agreement with whole-clip scoring, one event per burst, chunking, flush, memory."""
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+from infantcry_sdk import AudioError, CryClassifier, CryStream, StreamOptions, audio
+from infantcry_sdk.classifier import window_starts
+from infantcry_sdk.stream import DEFAULT_OFF_FRACTION
+
+SR = 16000
+BURSTS = ((2.0, 4.5), (9.0, 11.0), (15.5, 18.0))
+
+
+class Recorder:
+    """Stands in for a classifier and records every window the stream scores."""
+
+    def __init__(self, clf: CryClassifier) -> None:
+        self.clf = clf
+        self.metadata = clf.metadata
+        self.windows: list[tuple[int, float]] = []  # (length, cry probability)
+
+    def score_windows(self, windows: np.ndarray):
+        cry, causes = self.clf.score_windows(windows)
+        self.windows += [(windows.shape[1], float(p)) for p in cry]
+        return cry, causes
+
+
+def play(stream: CryStream, x: np.ndarray, chunk: int | list[int]) -> list:
+    sizes = iter(chunk) if isinstance(chunk, list) else None
+    events, i = [], 0
+    while i < len(x):
+        n = next(sizes) if sizes else chunk
+        events += stream.push(x[i : i + n])
+        i += n
+    return events + stream.flush()
+
+
+@pytest.fixture(scope="module")
+def bursts(synth_cry) -> np.ndarray:
+    return synth_cry(SR, 21.3, bursts=BURSTS)
+
+
+def test_defaults(toy_classifier):
+    s = toy_classifier.stream()
+    assert s.sample_rate == s.model_rate == SR
+    assert s.rules.on_threshold == toy_classifier.metadata.detection_threshold
+    assert s.rules.off_threshold == pytest.approx(DEFAULT_OFF_FRACTION * s.rules.on_threshold)
+    assert (s.rules.min_on_windows, s.rules.min_off_windows) == (2, 2)
+    assert s.last_score is None and s.samples_seen == 0 and not s.active
+
+
+@pytest.mark.parametrize("rate", [16000, 44100, 8000])
+def test_stream_scores_the_same_windows_as_predict(toy_classifier, synth_cry, rate):
+    """Stream windows (plus the flush window) are exactly predict's windows, with the same scores."""
+    x = synth_cry(rate, 4.3, bursts=((1.0, 2.5),), level=0.08)
+    rec = Recorder(toy_classifier)
+    play(CryStream(rec, rate), x, 3001)
+    whole = toy_classifier.predict(x, rate)
+    m = toy_classifier.metadata
+    n = round(4.3 * SR)
+    starts = window_starts(n, m.window_samples, m.hop_samples)
+    resampled = audio.load(x, rate, SR)
+    rows = np.stack([resampled[s : s + m.window_samples] for s in starts])
+    cry, _ = toy_classifier.score_windows(rows)
+    assert len(rec.windows) == whole.windows == len(starts)
+    assert [p for _, p in rec.windows] == pytest.approx(list(cry), abs=1e-5)
+    assert max(p for _, p in rec.windows) == pytest.approx(whole.cry_probability, abs=1e-5)
+
+
+@pytest.mark.parametrize("rate, chunk", [(16000, 1600), (16000, 7777), (44100, 4410), (48000, 100_000)])
+def test_one_event_pair_per_burst(toy_classifier, synth_cry, rate, chunk):
+    x = synth_cry(rate, 21.3, bursts=BURSTS)
+    events = play(toy_classifier.stream(sample_rate=rate), x, chunk)
+    assert [e.kind for e in events] == ["start", "end"] * len(BURSTS)
+    w = toy_classifier.metadata.window_seconds
+    for (start, end), (on, off) in zip(BURSTS, zip(events[::2], events[1::2])):
+        assert start - w <= on.time_s <= start, (start, on)
+        assert end <= off.time_s <= end + w, (end, off)
+        assert on.time_s == on.sample / SR and off.time_s == off.sample / SR  # exact, model rate
+        assert on.cause in toy_classifier.labels and on.cry_probability >= 0.5
+
+
+def test_chunking_does_not_change_events(toy_classifier, bursts):
+    ref = play(toy_classifier.stream(), bursts, len(bursts))
+    rng = np.random.default_rng(3)
+    for chunks in (37, 8000, 16001, list(rng.integers(1, 20000, size=10_000))):
+        got = play(toy_classifier.stream(), bursts, chunks)
+        assert [(e.kind, e.sample, e.cause) for e in got] == [(e.kind, e.sample, e.cause) for e in ref]
+        assert [e.cry_probability for e in got] == pytest.approx([e.cry_probability for e in ref], abs=1e-6)
+
+
+def test_resampled_stream_matches_model_rate_stream(toy_classifier, synth_cry):
+    at16 = play(toy_classifier.stream(16000), synth_cry(16000, 21.3, bursts=BURSTS), 1600)
+    at44 = play(toy_classifier.stream(44100), synth_cry(44100, 21.3, bursts=BURSTS), 4410)
+    assert [(e.kind, e.sample) for e in at44] == [(e.kind, e.sample) for e in at16]
+
+
+def test_flush_rules(toy_classifier, synth_cry):
+    m = toy_classifier.metadata
+    x = synth_cry(SR, 3.0)
+    rec = Recorder(toy_classifier)
+    s = CryStream(rec, SR)
+    # shorter than min_samples: nothing scored
+    s.push(x[: m.min_samples - 1])
+    assert s.flush() == [] and rec.windows == []
+    # between min_samples and a window: the whole short stream is one window
+    s.push(x[: m.min_samples])
+    s.flush()
+    assert [length for length, _ in rec.windows] == [m.min_samples]
+    # exactly one window: scored by push, nothing more at flush
+    rec.windows.clear()
+    s.push(x[: m.window_samples])
+    assert len(rec.windows) == 1
+    s.flush()
+    assert len(rec.windows) == 1
+    # one window and a bit: flush adds a full window aligned to the end
+    rec.windows.clear()
+    s.push(x[: m.window_samples + 100])
+    s.flush()
+    assert [length for length, _ in rec.windows] == [m.window_samples] * 2
+
+
+def test_flush_closes_an_open_event_and_starts_over(toy_classifier, synth_cry):
+    x = synth_cry(SR, 4.0)  # crying to the very end
+    s = toy_classifier.stream()
+    events = s.push(x)
+    assert [e.kind for e in events] == ["start"] and s.active
+    end = s.flush()
+    assert [e.kind for e in end] == ["end"] and end[0].sample == len(x)
+    assert s.samples_seen == 0 and not s.active and s.last_score is not None
+    assert [e.sample for e in s.push(x)] == [events[0].sample]  # times restart at 0
+
+
+def test_reset(toy_classifier, bursts):
+    s = toy_classifier.stream(sample_rate=44100)
+    s.push(np.ones(50_000, np.float32) * 0.3)
+    assert s.last_score is not None and s.samples_seen > 0
+    s.reset()
+    assert s.last_score is None and s.samples_seen == 0 and s.windows_scored == 0 and not s.active
+    fresh = play(toy_classifier.stream(), bursts, 4000)
+    s16 = toy_classifier.stream()
+    s16.push(bursts[:30000])
+    s16.reset()
+    assert [(e.kind, e.sample) for e in play(s16, bursts, 4000)] == [(e.kind, e.sample) for e in fresh]
+
+
+def test_last_window_for_meters(toy_classifier, synth_cry):
+    s = toy_classifier.stream()
+    s.push(np.zeros(SR, np.float32))
+    assert s.last_score is not None and s.last_score < 0.01
+    s.push(synth_cry(SR, 0.5))
+    w = s.last_window
+    assert (w.start_sample, w.end_sample) == (8000, 24000) and w.cry_probability == s.last_score > 0.5
+    assert set(w.cause_probabilities) == set(toy_classifier.labels)
+    assert s.windows_scored == 2 and s.samples_seen == 24000
+
+
+def test_chunk_kinds(toy_classifier, synth_cry):
+    x = synth_cry(SR, 3.0)
+    ref = play(toy_classifier.stream(), x, 4000)
+    i16 = np.round(x * 32767).astype(np.int16)
+    got = play(toy_classifier.stream(), i16, 4000)
+    assert [(e.kind, e.sample) for e in got] == [(e.kind, e.sample) for e in ref]
+    stereo = np.stack([x, x], axis=1).astype(np.float64)
+    got = play(toy_classifier.stream(), stereo, 4000)
+    assert [(e.kind, e.sample) for e in got] == [(e.kind, e.sample) for e in ref]
+
+
+def test_bad_chunks_leave_the_stream_unchanged(toy_classifier):
+    s = toy_classifier.stream()
+    s.push(np.zeros(1000, np.float32))
+    for bad, msg in [
+        ([0.0] * 10, "numpy array"),
+        (np.zeros(10, np.int8), "dtype"),
+        (np.zeros(0, np.int8), "dtype"),
+        (np.array([0.0, np.nan], np.float32), "NaN"),
+        (np.zeros((2, 100), np.float32), "channels"),
+    ]:
+        with pytest.raises(AudioError, match=msg):
+            s.push(bad)
+    assert s.samples_seen == 1000
+    assert s.push(np.zeros(0, np.float32)) == [] and s.push(np.zeros((0, 2), np.int16)) == []
+    assert s.samples_seen == 1000
+
+
+@pytest.mark.parametrize("rate", [0, -5, 100, 10**6, 16000.0, True])
+def test_bad_stream_rate(toy_classifier, rate):
+    with pytest.raises(AudioError):
+        toy_classifier.stream(sample_rate=rate)
+
+
+def test_options(toy_classifier, bursts):
+    s = toy_classifier.stream(options=StreamOptions(on_threshold=0.9, off_threshold=0.1, min_on_windows=1, min_off_windows=3))
+    assert (s.rules.on_threshold, s.rules.off_threshold, s.rules.min_on_windows, s.rules.min_off_windows) == (0.9, 0.1, 1, 3)
+    events = play(s, bursts, 4000)
+    assert [e.kind for e in events] == ["start", "end"] * len(BURSTS)
+    for bad in (dict(min_on_windows=0), dict(on_threshold=1.5), dict(max_batch_windows=True), dict(off_threshold="x")):
+        with pytest.raises(ValueError):
+            StreamOptions(**bad)
+    with pytest.raises(ValueError, match="must not exceed"):
+        toy_classifier.stream(options=StreamOptions(on_threshold=0.3, off_threshold=0.4))
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/statm")
+def test_six_hour_stream_has_flat_memory(toy_model_factory, synth_cry):
+    """6 h of audio through a stream (1 s windows, 1 s hop, 60 s chunks): RSS grows < 5 MB."""
+    clf = CryClassifier.load(toy_model_factory("hop1", hop_seconds=1.0))
+    minute = synth_cry(SR, 60.0, bursts=((20.0, 30.0),))
+    s = clf.stream(options=StreamOptions(max_batch_windows=64))
+    starts = 0
+    for _ in range(10):  # warm up allocator and onnxruntime arenas
+        starts += sum(e.kind == "start" for e in s.push(minute))
+    before = _rss_bytes()
+    for _ in range(6 * 60 - 10):
+        starts += sum(e.kind == "start" for e in s.push(minute))
+    growth = _rss_bytes() - before
+    assert s.samples_seen == 6 * 3600 * SR and s.windows_scored == 6 * 3600
+    assert starts == 6 * 60  # one cry per minute, every one found
+    print(f"RSS growth {growth / 2**20:.2f} MiB")
+    assert growth < 5 * 2**20, f"RSS grew by {growth / 2**20:.1f} MiB"
