@@ -60,11 +60,12 @@ def _rankdata(x: np.ndarray) -> np.ndarray:
     """Average ranks (1-based), ties sharing their mean rank."""
     order = np.argsort(x, kind="mergesort")
     xs = x[order]
-    ranks = np.empty(x.size, dtype=np.float64)
-    starts = np.r_[0, np.nonzero(np.diff(xs))[0] + 1]
+    new = np.r_[True, xs[1:] != xs[:-1]] if x.size else np.zeros(0, dtype=bool)
+    tie_id = np.cumsum(new) - 1
+    starts = np.flatnonzero(new)
     ends = np.r_[starts[1:], x.size]
-    for s, e in zip(starts, ends):
-        ranks[order[s:e]] = (s + e + 1) / 2.0
+    ranks = np.empty(x.size, dtype=np.float64)
+    ranks[order] = ((starts + ends + 1) / 2.0)[tie_id]
     return ranks
 
 
