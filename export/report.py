@@ -1,0 +1,437 @@
+"""The evaluation report: ``report.json`` (the numbers, exactly), ``report.md`` (for a sceptical
+reader) and PNG plots, written into the run folder.
+
+The markdown puts the honest numbers first: detection at the validation-chosen threshold, then the
+cause head's balanced accuracy and macro-F1 with cluster-bootstrap CIs, accuracy last (always
+predicting "hungry" already scores ~84% accuracy). Baselines and the pooling ablation sit beside the
+model's own row so a gain (or its absence) is visible at a glance. Optional sections are skipped
+when absent; :func:`validate_report` lists the keys issue 2 requires that are missing.
+
+Expected shape (only the ``REQUIRED_KEYS`` are mandatory)::
+
+    {"command": "python -m export teacher ...",
+     "model": {"name": "teacher (statistic pooling)", ...},
+     "detection": {"f1", "precision", "recall", "fpr", "auc", "threshold", "false_alarms_per_hour",
+                   "n_pos", "n_neg", "recall_vs_snr": {snr_db: recall}, "roc": {"fpr": [], "tpr": []},
+                   "ci95": {"f1": [lo, hi], ...}},
+     "cause": {... as export.metrics.cause_metrics ..., "ci95": {"balanced_accuracy": [lo, hi],
+               "macro_f1": [lo, hi]}},
+     "baselines": {"majority" | "yamnet_zero_shot" | "yamnet_linear_probe":
+                   {"detection": {...}, "cause": {...}}},
+     "pooling_ablation": {"mean" | "max" | "mean_max" | "statistic" | "attention": {"detection", "cause"}},
+     "cv": {"n_folds": 5, "detection": {key: {"mean", "std"}}, "cause": {...}},
+     "compression": {"teacher" | "student" | "distilled_student" | "quantized_dynamic" |
+                     "distilled_quantized_static_int8": {"params", "bytes", "detection": {f1, recall,
+                     fpr}, "cause": {balanced_accuracy, macro_f1}}},
+     "targets": {name: {"value", "target", "met"}},
+     "data": {"description": str, "catalog": {...}, "splits": Splits.summary(...), ...},
+     "notes": [str, ...]}
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+REQUIRED_KEYS: tuple[str, ...] = (
+    "command",
+    "detection.f1", "detection.recall", "detection.fpr", "detection.auc",
+    "detection.false_alarms_per_hour", "detection.recall_vs_snr",
+    "cause.balanced_accuracy", "cause.macro_f1", "cause.accuracy", "cause.recall_per_class",
+    "cause.confusion", "cause.ece", "cause.ci95.balanced_accuracy", "cause.ci95.macro_f1",
+    "baselines.majority", "baselines.yamnet_zero_shot", "baselines.yamnet_linear_probe",
+    "pooling_ablation.mean", "pooling_ablation.max", "pooling_ablation.mean_max",
+    "pooling_ablation.statistic", "pooling_ablation.attention",
+)
+
+COMPRESSION_ROWS = {
+    "teacher": "teacher",
+    "student": "student",
+    "distilled_student": "distilled student",
+    "quantized_dynamic": "quantized (dynamic)",
+    "distilled_quantized_static_int8": "distilled + quantized (static int8)",
+}
+
+_MISSING = object()
+
+
+# ------------------------------------------------------------------------------------------ helpers
+def to_jsonable(obj: Any) -> Any:
+    """numpy, Path, tuples, dataclasses and non-string keys to plain JSON; NaN/inf to None."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        obj = dataclasses.asdict(obj)
+    if isinstance(obj, Mapping):
+        return {_key(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        f = float(obj)
+        return f if math.isfinite(f) else None
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    if obj is None or isinstance(obj, str):
+        return obj
+    return str(obj)
+
+
+def _key(k: Any) -> str:
+    if isinstance(k, (float, np.floating)) and float(k).is_integer():
+        return str(int(k))
+    if isinstance(k, (np.integer, np.floating, np.bool_)):
+        return str(k.item())
+    return str(k)
+
+
+def _get(d: Any, *paths: str, default: Any = None) -> Any:
+    """The first of the dotted ``paths`` present in ``d``."""
+    for path in paths:
+        cur = d
+        for part in path.split("."):
+            if isinstance(cur, Mapping) and part in cur:
+                cur = cur[part]
+            else:
+                cur = _MISSING
+                break
+        if cur is not _MISSING:
+            return cur
+    return default
+
+
+def validate_report(report: Mapping) -> list[str]:
+    """The dotted ``REQUIRED_KEYS`` missing from ``report`` (empty when complete). A key whose value
+    is None (e.g. false alarms per hour when no durations were known) counts as present."""
+    missing = []
+    for key in REQUIRED_KEYS:
+        cur: Any = report
+        for part in key.split("."):
+            if isinstance(cur, Mapping) and part in cur:
+                cur = cur[part]
+            else:
+                missing.append(key)
+                break
+    return missing
+
+
+def _fmt(v: Any, digits: int = 3) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            return "—"
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def _ci(ci: Any) -> str:
+    if isinstance(ci, (list, tuple)) and len(ci) == 2 and all(isinstance(x, (int, float)) for x in ci):
+        return f"[{ci[0]:.3f}, {ci[1]:.3f}]"
+    return ""
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return out
+
+
+def _model_row_cells(m: Mapping) -> list[str]:
+    return [
+        _fmt(_get(m, "detection.f1", "detection_f1")),
+        _fmt(_get(m, "detection.recall", "detection_recall")),
+        _fmt(_get(m, "detection.fpr", "detection_fpr"), 4),
+        _fmt(_get(m, "detection.auc", "detection_auc"), 4),
+        _fmt(_get(m, "cause.balanced_accuracy", "cause_balanced_accuracy", "balanced_accuracy")),
+        _fmt(_get(m, "cause.macro_f1", "cause_macro_f1", "macro_f1")),
+        _fmt(_get(m, "cause.accuracy", "cause_accuracy", "accuracy")),
+    ]
+
+
+_MODEL_HEADER = ["Model", "Det. F1", "Det. recall", "Det. FPR", "Det. AUC", "Cause bal. acc.", "Cause macro-F1",
+                 "Cause acc."]
+
+
+def _cause_labels(cause: Mapping) -> list[str]:
+    labels = cause.get("labels") or list((cause.get("recall_per_class") or {}).keys())
+    if not labels and cause.get("confusion"):
+        labels = [str(i) for i in range(len(cause["confusion"]))]
+    return [str(x) for x in labels]
+
+
+def _flatten_cv(d: Mapping, prefix: str = "") -> list[tuple[str, Mapping]]:
+    out = []
+    for k, v in d.items():
+        if isinstance(v, Mapping) and "mean" in v:
+            out.append((prefix + k, v))
+        elif isinstance(v, Mapping):
+            out.extend(_flatten_cv(v, prefix + k + "."))
+    return out
+
+
+# -------------------------------------------------------------------------------------------- plots
+def _plots(run_dir: Path, rep: Mapping) -> dict[str, str]:
+    """Write the plots the data allows; returns {kind: file name}."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    made: dict[str, str] = {}
+    cause = rep.get("cause") or {}
+    cm = cause.get("confusion")
+    if cm:
+        a = np.asarray(cm, dtype=float)
+        labels = _cause_labels(cause)
+        rows = a.sum(axis=1, keepdims=True)
+        norm = np.divide(a, rows, out=np.zeros_like(a), where=rows > 0)
+        fig, ax = plt.subplots(figsize=(1.1 * len(labels) + 2.5, 1.0 * len(labels) + 2))
+        im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+        ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+        ax.set_yticks(range(len(labels)), labels)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        for i in range(a.shape[0]):
+            for j in range(a.shape[1]):
+                ax.text(j, i, f"{int(a[i, j])}", ha="center", va="center",
+                        color="white" if norm[i, j] > 0.5 else "black", fontsize=9)
+        ax.set_title("Cause confusion (counts; colour = row recall)")
+        fig.colorbar(im, ax=ax, fraction=0.046)
+        fig.tight_layout()
+        fig.savefig(run_dir / "confusion.png", dpi=120)
+        plt.close(fig)
+        made["confusion"] = "confusion.png"
+
+    curves = []
+    det = rep.get("detection") or {}
+    if _get(det, "roc.fpr") is not None:
+        curves.append((_get(rep, "model.name", default="model"), det["roc"], det.get("auc")))
+    for name, b in (rep.get("baselines") or {}).items():
+        roc = _get(b, "detection.roc")
+        if isinstance(roc, Mapping) and roc.get("fpr") is not None:
+            curves.append((name, roc, _get(b, "detection.auc")))
+    if curves:
+        fig, ax = plt.subplots(figsize=(5.5, 5))
+        for name, roc, auc in curves:
+            label = f"{name} (AUC {auc:.3f})" if isinstance(auc, (int, float)) else str(name)
+            ax.plot(roc["fpr"], roc["tpr"], label=label)
+        ax.plot([0, 1], [0, 1], ":", color="grey")
+        fpr_pt, rec_pt = det.get("fpr"), det.get("recall")
+        if isinstance(fpr_pt, (int, float)) and isinstance(rec_pt, (int, float)):
+            ax.plot([fpr_pt], [rec_pt], "o", color="black", label="operating point")
+        ax.set_xlabel("false-positive rate")
+        ax.set_ylabel("recall")
+        ax.set_title("Cry detection ROC (test split)")
+        ax.legend(loc="lower right", fontsize=8)
+        fig.tight_layout()
+        fig.savefig(run_dir / "roc.png", dpi=120)
+        plt.close(fig)
+        made["roc"] = "roc.png"
+
+    series = []
+    if isinstance(det.get("recall_vs_snr"), Mapping) and det["recall_vs_snr"]:
+        series.append((_get(rep, "model.name", default="model"), det["recall_vs_snr"]))
+    for name, b in (rep.get("baselines") or {}).items():
+        rv = _get(b, "detection.recall_vs_snr")
+        if isinstance(rv, Mapping) and rv:
+            series.append((name, rv))
+    if series:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for name, rv in series:
+            pts = sorted((float(k), v) for k, v in rv.items() if isinstance(v, (int, float)))
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=str(name))
+        ax.set_xlabel("SNR (dB)")
+        ax.set_ylabel("recall at the chosen threshold")
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+        ax.set_title("Cry recall vs SNR (test cries mixed into test backgrounds)")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(run_dir / "recall_vs_snr.png", dpi=120)
+        plt.close(fig)
+        made["recall_vs_snr"] = "recall_vs_snr.png"
+    return made
+
+
+# ---------------------------------------------------------------------------------------- markdown
+def render_markdown(rep: Mapping, plots: Mapping[str, str] | None = None) -> str:
+    """The report as markdown (``rep`` already JSON-safe)."""
+    plots = plots or {}
+    det = rep.get("detection") or {}
+    cause = rep.get("cause") or {}
+    title = rep.get("title") or "InfantCry evaluation report"
+    lines = [f"# {title}", ""]
+    missing = validate_report(rep)
+    if missing:
+        lines += [f"> Incomplete report: missing {', '.join(missing)}.", ""]
+
+    # 1. headline
+    lines += ["## Headline (grouped test split)", ""]
+    dci = det.get("ci95") or {}
+    cci = cause.get("ci95") or {}
+    thr = det.get("threshold")
+    rows = [
+        ["Detection", "F1", _fmt(det.get("f1")), _ci(dci.get("f1"))],
+        ["Detection", "recall", _fmt(det.get("recall")), _ci(dci.get("recall"))],
+        ["Detection", "false-positive rate", _fmt(det.get("fpr"), 4), _ci(dci.get("fpr"))],
+        ["Detection", "ROC AUC", _fmt(det.get("auc"), 4), _ci(dci.get("auc"))],
+        ["Detection", "false alarms per hour", _fmt(det.get("false_alarms_per_hour"), 2), ""],
+        ["Cause", "balanced accuracy", _fmt(cause.get("balanced_accuracy")), _ci(cci.get("balanced_accuracy"))],
+        ["Cause", "macro-F1", _fmt(cause.get("macro_f1")), _ci(cci.get("macro_f1"))],
+        ["Cause", "ECE (10 bins)", _fmt(cause.get("ece")), ""],
+        ["Cause", "accuracy", _fmt(cause.get("accuracy")), _ci(cci.get("accuracy"))],
+    ]
+    lines += _table(["Task", "Metric", "Value", "CI95"], rows)
+    notes = []
+    if thr is not None:
+        notes.append(f"detection threshold {_fmt(thr, 4)}, chosen on the validation split (max F1 at FPR ≤ 1%)")
+    if det.get("n_pos") is not None:
+        notes.append(f"detection test clips: {_fmt(det.get('n_pos'))} cries, {_fmt(det.get('n_neg'))} non-cries")
+    if cause.get("n") is not None:
+        k = sum(1 for v in (cause.get("recall_per_class") or {}).values() if v is not None)
+        chance = f"; chance balanced accuracy 1/{k} = {1 / k:.3f}" if k else ""
+        notes.append(f"cause test clips: {_fmt(cause.get('n'))}{chance}")
+    notes.append("CI95: cluster bootstrap over app installs; macro-F1 and balanced accuracy over the classes "
+                 "present in the test split; accuracy is listed last because the majority class dominates")
+    lines += [""] + [f"- {n}" for n in notes] + [""]
+    targets = rep.get("targets")
+    if isinstance(targets, Mapping) and targets:
+        lines += ["### Targets", ""]
+        lines += _table(["Target", "Value", "Required", "Met"], [
+            [str(k), _fmt(_get(v, "value")), _fmt(_get(v, "target")), _fmt(_get(v, "met"))]
+            for k, v in targets.items()])
+        lines.append("")
+
+    # 2. per class + confusion
+    if cause.get("recall_per_class") or cause.get("confusion"):
+        lines += ["## Cause: per-class recall and confusion", ""]
+        labels = _cause_labels(cause)
+        rpc = cause.get("recall_per_class") or {}
+        f1pc = cause.get("f1_per_class") or {}
+        sup = cause.get("support") or {}
+        if rpc:
+            lines += _table(["Class", "Test clips", "Recall", "F1"], [
+                [lab, _fmt(sup.get(lab)), _fmt(rpc.get(lab)), _fmt(f1pc.get(lab))] for lab in labels])
+            lines.append("")
+        cm = cause.get("confusion")
+        if cm:
+            lines += ["Confusion matrix (rows true, columns predicted):", ""]
+            lines += _table(["true \\ pred"] + labels, [[labels[i]] + [str(x) for x in row] for i, row in enumerate(cm)])
+            lines.append("")
+        if "confusion" in plots:
+            lines += [f"![confusion matrix]({plots['confusion']})", ""]
+
+    plot_lines = [f"![{k}]({plots[k]})" for k in ("roc", "recall_vs_snr") if k in plots]
+    if plot_lines:
+        lines += ["## Detection curves", ""] + plot_lines + [""]
+    rvs = det.get("recall_vs_snr")
+    if isinstance(rvs, Mapping) and rvs:
+        pts = sorted(((float(k), v) for k, v in rvs.items()), key=lambda t: t[0])
+        lines += _table(["SNR (dB)"] + [_fmt(p[0], 0) if p[0].is_integer() else _fmt(p[0], 1) for p in pts],
+                        [["recall"] + [_fmt(p[1]) for p in pts]])
+        lines.append("")
+
+    model_name = str(_get(rep, "model.name", default="this model"))
+    own = [model_name] + _model_row_cells({"detection": det, "cause": cause})
+
+    # 3. baselines
+    base = rep.get("baselines")
+    if isinstance(base, Mapping) and base:
+        lines += ["## Baselines (same test split)", ""]
+        lines += _table(_MODEL_HEADER, [own] + [[str(k)] + _model_row_cells(v) for k, v in base.items()])
+        lines.append("")
+
+    # 4. pooling ablation
+    pool = rep.get("pooling_ablation")
+    if isinstance(pool, Mapping) and pool:
+        lines += ["## Pooling ablation", ""]
+        lines += _table(["Pooling"] + _MODEL_HEADER[1:], [[str(k)] + _model_row_cells(v) for k, v in pool.items()])
+        lines.append("")
+
+    # 5. cross-validation
+    cv = rep.get("cv")
+    if isinstance(cv, Mapping) and cv:
+        flat = _flatten_cv(cv)
+        if flat:
+            n = cv.get("n_folds")
+            lines += [f"## Grouped cross-validation on the development split{f' ({n} folds)' if n else ''}", ""]
+            lines += _table(["Metric", "Mean ± std"], [[k, f"{_fmt(v.get('mean'))} ± {_fmt(v.get('std'))}"] for k, v in flat])
+            lines.append("")
+
+    # 6. compression
+    comp = rep.get("compression")
+    if isinstance(comp, Mapping) and comp:
+        lines += ["## Compression", ""]
+        order = [k for k in COMPRESSION_ROWS if k in comp] + [k for k in comp if k not in COMPRESSION_ROWS]
+        rows = []
+        for k in order:
+            v = comp[k]
+            b = _get(v, "bytes")
+            rows.append([
+                COMPRESSION_ROWS.get(k, str(k)), _fmt(_get(v, "params")),
+                f"{b / 2**20:.2f} MiB" if isinstance(b, (int, float)) else "—",
+                _fmt(_get(v, "detection.f1", "detection_f1")), _fmt(_get(v, "detection.recall", "detection_recall")),
+                _fmt(_get(v, "detection.fpr", "detection_fpr"), 4),
+                _fmt(_get(v, "cause.balanced_accuracy", "cause_balanced_accuracy")),
+                _fmt(_get(v, "cause.macro_f1", "cause_macro_f1")),
+            ])
+        lines += _table(["Model", "Params", "Size", "Det. F1", "Det. recall", "Det. FPR", "Cause bal. acc.",
+                         "Cause macro-F1"], rows)
+        lines.append("")
+
+    # 7. data and split
+    data = rep.get("data")
+    if isinstance(data, Mapping) and data:
+        lines += ["## Data and split", ""]
+        if data.get("description"):
+            lines += [str(data["description"]), ""]
+        splits = data.get("splits")
+        if isinstance(splits, Mapping) and any(s in splits for s in ("train", "val", "test")):
+            srows = []
+            for side in ("train", "val", "dev", "test"):
+                s = splits.get(side)
+                if isinstance(s, Mapping):
+                    causes = ", ".join(f"{k} {v}" for k, v in (s.get("causes") or {}).items())
+                    srows.append([side, _fmt(s.get("clips")), _fmt(s.get("groups")), _fmt(s.get("cry_positives")),
+                                  causes or "—"])
+            lines += _table(["Side", "Clips", "Groups", "Cry positives", "Curated causes"], srows)
+            lines.append("")
+        for k, v in data.items():
+            if k in ("description", "splits"):
+                continue
+            lines.append(f"- **{k}**: {v if isinstance(v, str) else json.dumps(v)}")
+        lines.append("")
+    extra = rep.get("notes")
+    if extra:
+        lines += ["## Notes", ""] + [f"- {n}" for n in (extra if isinstance(extra, list) else [extra])] + [""]
+
+    # 8. command
+    lines += ["## Command", "", "```", str(rep.get("command") or "(not recorded)"), "```", ""]
+    return "\n".join(lines)
+
+
+def write_report(run_dir: str | os.PathLike, report: Mapping) -> tuple[Path, Path]:
+    """Write ``report.json``, the plots and ``report.md`` into ``run_dir``; returns the two paths."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    rep = to_jsonable(report)
+    json_path = run_dir / "report.json"
+    json_path.write_text(json.dumps(rep, indent=2, allow_nan=False) + "\n")
+    plots = _plots(run_dir, rep)
+    md_path = run_dir / "report.md"
+    md_path.write_text(render_markdown(rep, plots))
+    return json_path, md_path
