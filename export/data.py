@@ -470,6 +470,37 @@ def make_splits(clips: Sequence[Clip], config: DataConfig | None = None) -> Spli
     return splits
 
 
+UNCURATED_NOTE = {
+    "exclude": ("Uncurated Donate-a-Cry uploads (no curated label) are excluded from detection training and "
+                "evaluation: nobody checked them and many hold speech, silence or handling noise, so they are "
+                "neither reliable positives nor negatives."),
+    "aux_tags": ("Uncurated Donate-a-Cry uploads are excluded from detection and from every score; training also "
+                 "uses the parent's 9-way tag of every Donate-a-Cry clip (curated or not, training side only) "
+                 "as an auxiliary target."),
+}
+
+
+def describe(clips: Sequence[Clip], splits: Splits, config: DataConfig, info: CatalogInfo | None = None) -> dict:
+    """The report's ``data`` section: what was used, how it was split, and the uncurated decision."""
+    out = {
+        "description": (
+            "Splits are grouped (Donate-a-Cry by app install, ESC-50 by source recording, speech by speaker: "
+            "no group on two sides), seeded, and stratified (installs by the rarest curated cause they hold, "
+            "ESC-50 by class, speech by corpus). Detection: curated Donate-a-Cry + ESC-50 crying_baby are "
+            "positives; the other ESC-50 classes and speech are negatives. Cause: curated labels "
+            f"{list(config.cause_labels)}. " + UNCURATED_NOTE[config.use_uncurated]
+        ),
+        "catalog": summarize_catalog(clips),
+        "splits": splits.summary(clips),
+        "use_uncurated": config.use_uncurated,
+        "config": config.to_dict(),
+    }
+    if info is not None:
+        out["duplicates_skipped"] = info.n_duplicates_skipped
+        out["speech_present"] = info.speech_present
+    return out
+
+
 # ---------------------------------------------------------------------------------------- waveforms
 def _cache_name(clip: Clip) -> str:
     st = clip.path.stat()

@@ -141,6 +141,22 @@ def test_synthetic_splits_grouped_stratified_reproducible(fake_root: Path, tmp_p
     assert D.Splits.load(p).to_dict() == s.to_dict()
 
 
+def test_split_ignores_catalog_order(fake_root: Path) -> None:
+    clips = D.load_catalog(fake_root)
+    shuffled = list(clips)
+    np.random.default_rng(0).shuffle(shuffled)
+    assert D.make_splits(shuffled).to_dict() == D.make_splits(clips).to_dict()
+
+
+def test_describe(fake_root: Path) -> None:
+    info = D.CatalogInfo()
+    clips = D.load_catalog(fake_root, info=info)
+    cfg = D.DataConfig()
+    d = D.describe(clips, D.make_splits(clips, cfg), cfg, info)
+    assert "excluded" in d["description"] and d["duplicates_skipped"] == 1
+    assert d["splits"]["test"]["clips"] > 0 and d["catalog"]["esc50"]["crying_baby"] == 8
+
+
 def test_disjointness_violation_is_caught(fake_root: Path) -> None:
     clips = D.load_catalog(fake_root)
     s = D.make_splits(clips)
