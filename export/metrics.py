@@ -214,19 +214,19 @@ def bootstrap_ci(
         return [float("nan"), float("nan")]
     rng = np.random.default_rng(seed)
     if groups is None:
-        members = [np.array([i]) for i in range(n)]
+        inv, m = np.arange(n), n
     else:
         g = np.asarray(groups).ravel()
         if g.size != n:
             raise ValueError(f"groups has {g.size} entries for {n} rows.")
         _, inv = np.unique(g, return_inverse=True)
-        order = np.argsort(inv, kind="mergesort")
-        members = np.split(order, np.cumsum(np.bincount(inv))[:-1])
-    m = len(members)
+        m = int(inv.max()) + 1
+    rows = np.arange(n)
     stats = np.empty(n_boot)
     for b in range(n_boot):
-        pick = rng.integers(0, m, size=m)
-        idx = np.concatenate([members[j] for j in pick]) if groups is not None else pick
+        # each row is repeated as often as its group was drawn
+        times = np.bincount(rng.integers(0, m, size=m), minlength=m)[inv]
+        idx = np.repeat(rows, times)
         stats[b] = fn(*(a[idx] for a in arrays))
     stats = stats[np.isfinite(stats)]
     if stats.size == 0:
