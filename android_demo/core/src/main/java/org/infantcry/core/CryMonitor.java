@@ -6,11 +6,14 @@ import java.util.List;
 
 /**
  * Audio chunks in, cry events out: {@link SlidingWindow} + {@link WindowScorer} + {@link
- * EventDetector}, the Java twin of the Python SDK's {@code CryStream}.
+ * EventDetector}, the Java twin of the Python SDK's {@code CryStream} (infantcry_sdk/stream.py).
  *
- * <p>Push chunks of any size (int16 PCM or float in [-1, 1]) at the model's sample rate; every
- * completed window is scored and fed to the detector, and the events it completes are returned.
- * Memory is fixed. Not thread-safe: drive one monitor from one thread (the app's audio thread).
+ * <p>Push chunks of any size (int16 PCM or float in [-1, 1]) at the model's sample rate (the app
+ * records at that rate, so unlike the Python stream there is no resampler). Window {@code k} covers
+ * {@code [k*hop, k*hop + window)} and is scored as soon as its last sample arrives; each score is
+ * checked (finite, else {@link WindowScorer.ScoringException}) and clipped to [0, 1] as the Python
+ * SDK does, then fed to the detector. {@link #flush()} ends the stream exactly as {@code
+ * CryStream.flush} does. Memory is fixed. Not thread-safe: drive one monitor from one thread.
  */
 public final class CryMonitor {
 
@@ -22,31 +25,51 @@ public final class CryMonitor {
     private final WindowScorer scorer;
     private final SlidingWindow windows;
     private final EventDetector detector;
+    private final int minSamples;
+    /** Float samples beyond this magnitude are refused, as {@code classifier.MAX_ABS_SAMPLE}. */
+    public static final float MAX_ABS_SAMPLE = 16f;
+
     private WindowListener listener;
     private WindowScorer.Score lastScore;
+    private long scoredEnd; // end of the last scored window
 
-    public CryMonitor(WindowScorer scorer, SlidingWindow windows, EventDetector detector) {
+    /**
+     * @param minSamples the shortest stream that {@link #flush()} still scores (the model's {@code
+     *     min_samples}).
+     */
+    public CryMonitor(
+            WindowScorer scorer, SlidingWindow windows, EventDetector detector, int minSamples) {
         if (scorer == null || windows == null || detector == null) {
             throw new IllegalArgumentException("scorer, windows and detector must not be null");
+        }
+        if (minSamples < 1) {
+            throw new IllegalArgumentException("minSamples must be >= 1, got " + minSamples);
         }
         this.scorer = scorer;
         this.windows = windows;
         this.detector = detector;
+        this.minSamples = minSamples;
     }
 
-    /** Window, hop, labels and sample rate from the model's metadata; rules as given. */
+    /** Window, hop, labels, sample rate and min_samples from the model's metadata; rules as given. */
     public CryMonitor(WindowScorer scorer, ModelInfo info, EventRules rules) {
         this(
                 scorer,
                 new SlidingWindow(info.windowSamples, info.hopSamples),
-                new EventDetector(rules, info.labels, info.sampleRate));
+                new EventDetector(rules, info.labels, info.sampleRate),
+                info.minSamples);
+    }
+
+    /** As the Python stream with default options: {@link EventRules#forStream(ModelInfo)}. */
+    public CryMonitor(WindowScorer scorer, ModelInfo info) {
+        this(scorer, info, EventRules.forStream(info));
     }
 
     public void setWindowListener(WindowListener listener) {
         this.listener = listener;
     }
 
-    /** The most recent window's score, or null before the first full window. */
+    /** The most recent window's score (clipped), or null before the first; kept by flush. */
     public WindowScorer.Score lastScore() {
         return lastScore;
     }
@@ -56,6 +79,7 @@ public final class CryMonitor {
         return detector.isActive();
     }
 
+    /** Samples received since the stream began (or was flushed or reset). */
     public long samplesSeen() {
         return windows.samplesSeen();
     }
@@ -68,18 +92,17 @@ public final class CryMonitor {
         return push(chunk, 0, chunk.length);
     }
 
+    /**
+     * @throws IllegalArgumentException for NaN/Inf or samples beyond +/-{@value #MAX_ABS_SAMPLE}
+     *     (int PCM passed as float), as the Python stream refuses them; the stream is then unchanged.
+     */
     public List<CryEvent> push(float[] chunk, int offset, int length) {
-        List<CryEvent> events = null;
+        checkLevel(chunk, offset, length);
+        List<CryEvent> events = new ArrayList<CryEvent>(0);
         for (SlidingWindow.Window w : windows.push(chunk, offset, length)) {
-            List<CryEvent> got = score(w);
-            if (!got.isEmpty()) {
-                if (events == null) {
-                    events = new ArrayList<CryEvent>();
-                }
-                events.addAll(got);
-            }
+            events.addAll(score(w));
         }
-        return events == null ? Collections.<CryEvent>emptyList() : events;
+        return events.isEmpty() ? Collections.<CryEvent>emptyList() : events;
     }
 
     /** int16 PCM, converted as {@link Pcm#toFloat} ({@code s / 32768}). */
@@ -92,30 +115,87 @@ public final class CryMonitor {
     }
 
     /**
-     * End of stream: closes an open event (its end is the last kept window's end) and returns it;
-     * the stream position is kept, so pushing more continues the same timeline. Samples after the
-     * last full window are not scored, as in the Python stream.
+     * End of stream, as {@code CryStream.flush}: if some received audio is not yet covered by a
+     * scored window, score one final window ending at the last sample (a full window when at least
+     * one window of audio arrived, else the whole short stream if it reaches {@code min_samples}; a
+     * shorter stream is not scored), then close any open event. Returns those events. Afterwards the
+     * stream is empty again (the next sample is sample 0); {@link #lastScore()} is kept.
      */
     public List<CryEvent> flush() {
-        return detector.finish();
+        List<CryEvent> events = new ArrayList<CryEvent>(0);
+        long total = windows.samplesSeen();
+        if (total > scoredEnd) {
+            if (total >= windows.windowSamples()) {
+                events.addAll(score(windows.lastSamples(windows.windowSamples())));
+            } else if (total >= minSamples) {
+                events.addAll(score(windows.lastSamples((int) total)));
+            }
+        }
+        events.addAll(detector.finish());
+        clear();
+        return events;
     }
 
     /** Back to a fresh stream: sample 0, no buffered audio, no open event, no last score. */
     public void reset() {
-        windows.reset();
-        detector.reset();
+        clear();
         lastScore = null;
     }
 
+    private void clear() {
+        windows.reset();
+        detector.reset();
+        scoredEnd = 0;
+    }
+
     private List<CryEvent> score(SlidingWindow.Window w) {
-        WindowScorer.Score s = scorer.score(w.samples);
-        if (s == null) {
+        WindowScorer.Score raw = scorer.score(w.samples);
+        if (raw == null) {
             throw new WindowScorer.ScoringException("scorer returned null");
         }
+        WindowScorer.Score s = checkedAndClipped(raw);
         lastScore = s;
+        scoredEnd = w.endSample;
         if (listener != null) {
             listener.onWindow(w.startSample, w.endSample, s);
         }
         return detector.update(w.startSample, w.endSample, s.cryProbability, s.causes());
+    }
+
+    /**
+     * Rejects NaN/Inf and clips to [0, 1], as {@code LoadedModel.run} does (it clips in float64;
+     * clipping a float32 value to bounds that are exact in float32 gives the same numbers).
+     */
+    static WindowScorer.Score checkedAndClipped(WindowScorer.Score raw) {
+        float[] causes = raw.causes();
+        boolean finite = isFinite(raw.cryProbability);
+        for (int i = 0; i < causes.length; i++) {
+            finite &= isFinite(causes[i]);
+            causes[i] = clip(causes[i]);
+        }
+        if (!finite) {
+            throw new WindowScorer.ScoringException("model returned NaN or Inf; the model file is broken");
+        }
+        return new WindowScorer.Score(clip(raw.cryProbability), causes);
+    }
+
+    private static void checkLevel(float[] x, int offset, int length) {
+        Pcm.checkRange(x.length, offset, length);
+        for (int i = offset; i < offset + length; i++) {
+            float v = x[i];
+            if (!(Math.abs(v) <= MAX_ABS_SAMPLE)) { // also catches NaN
+                throw new IllegalArgumentException(
+                        "audio sample " + v + " at index " + i + " is NaN, Inf or far outside [-1, 1]: "
+                                + "float audio must be scaled to [-1, 1] (int16 PCM: divide by 32768)");
+            }
+        }
+    }
+
+    private static boolean isFinite(float v) {
+        return !Float.isNaN(v) && !Float.isInfinite(v);
+    }
+
+    private static float clip(float v) {
+        return Math.min(Math.max(v, 0f), 1f);
     }
 }

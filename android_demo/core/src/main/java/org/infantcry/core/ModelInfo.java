@@ -2,6 +2,7 @@ package org.infantcry.core;
 
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -44,36 +45,44 @@ public final class ModelInfo {
     public final Map<String, String> metadata;
 
     private ModelInfo(Map<String, String> meta) {
+        // Same checks, same order and same ranges as infantcry_sdk.model.parse_metadata.
         metadata = Collections.unmodifiableMap(new LinkedHashMap<String, String>(meta));
-        for (String key : Contract.REQUIRED_KEYS) {
-            if (!meta.containsKey(key)) {
-                throw new InvalidModelException(
-                        "model metadata lacks " + key + ": this is not an InfantCry model, or it was "
-                                + "exported by an old toolchain; re-export it with `python -m export`");
-            }
+        if (!meta.containsKey(Contract.KEY_SCHEMA_VERSION)) {
+            throw new InvalidModelException(
+                    "model metadata lacks " + Contract.KEY_SCHEMA_VERSION + ": not an InfantCry model; "
+                            + "build one with `python -m export`");
         }
         schemaVersion = meta.get(Contract.KEY_SCHEMA_VERSION);
         if (!Contract.SCHEMA_VERSION.equals(schemaVersion)) {
             throw new InvalidModelException(
                     "model schema version " + schemaVersion + " is not supported (this app reads "
-                            + Contract.SCHEMA_VERSION + "); update the app or re-export the model");
+                            + Contract.SCHEMA_VERSION + "); update the app or use a model built for it");
         }
-        sampleRate = positiveInt(meta, Contract.KEY_SAMPLE_RATE);
-        labels = parseLabels(meta.get(Contract.KEY_LABELS));
-        detectionThreshold = probability(meta, Contract.KEY_DETECTION_THRESHOLD);
-        causeMinConfidence = probability(meta, Contract.KEY_CAUSE_MIN_CONFIDENCE);
-        windowSeconds = positiveDouble(meta, Contract.KEY_WINDOW_SECONDS);
-        hopSeconds = positiveDouble(meta, Contract.KEY_HOP_SECONDS);
-        minSamples = positiveInt(meta, Contract.KEY_MIN_SAMPLES);
-        modelVersion = meta.get(Contract.KEY_MODEL_VERSION);
-        fileSha256 = meta.get(Contract.KEY_FILE_SHA256);
-        windowSamples = samples(windowSeconds, Contract.KEY_WINDOW_SECONDS);
-        hopSamples = samples(hopSeconds, Contract.KEY_HOP_SECONDS);
-        if (windowSamples < minSamples) {
+        List<String> missing = new ArrayList<String>();
+        for (String key : Contract.REQUIRED_KEYS) {
+            if (!meta.containsKey(key)) {
+                missing.add(key);
+            }
+        }
+        if (!missing.isEmpty()) {
             throw new InvalidModelException(
-                    "window of " + windowSamples + " samples is shorter than the model's min_samples "
-                            + minSamples);
+                    "model metadata lacks " + missing + ": re-export it with `python -m export`");
         }
+        labels = parseLabels(meta.get(Contract.KEY_LABELS));
+        sampleRate = (int) integer(meta, Contract.KEY_SAMPLE_RATE, 1000, 768000);
+        windowSeconds = number(meta, Contract.KEY_WINDOW_SECONDS, 1e-3, 3600.0);
+        hopSeconds = number(meta, Contract.KEY_HOP_SECONDS, 1e-3, windowSeconds);
+        windowSamples = samples(windowSeconds);
+        hopSamples = samples(hopSeconds);
+        minSamples = (int) integer(meta, Contract.KEY_MIN_SAMPLES, 1, windowSamples);
+        fileSha256 = meta.get(Contract.KEY_FILE_SHA256);
+        if (!isSealedDigest(fileSha256)) {
+            throw new InvalidModelException(
+                    Contract.KEY_FILE_SHA256 + " is not a sealed SHA-256 digest (was the file sealed?)");
+        }
+        detectionThreshold = number(meta, Contract.KEY_DETECTION_THRESHOLD, 0.0, 1.0);
+        causeMinConfidence = number(meta, Contract.KEY_CAUSE_MIN_CONFIDENCE, 0.0, 1.0);
+        modelVersion = meta.get(Contract.KEY_MODEL_VERSION);
     }
 
     /** Parses and checks a model's custom metadata map (ORT: {@code getCustomMetadata()}). */
@@ -84,13 +93,24 @@ public final class ModelInfo {
         return new ModelInfo(metadata);
     }
 
-    /** {@code round(seconds * sampleRate)} with Python's ties-to-even rounding. */
-    private int samples(double seconds, String key) {
-        double n = Math.rint(seconds * sampleRate);
-        if (n < 1 || n > Integer.MAX_VALUE) {
-            throw new InvalidModelException(key + " gives " + n + " samples at " + sampleRate + " Hz");
+    /** {@code int(round(seconds * sampleRate))}: Python's round() ties to even, as rint does. */
+    private int samples(double seconds) {
+        return (int) Math.rint(seconds * sampleRate);
+    }
+
+    private static boolean isSealedDigest(String digest) {
+        if (digest == null || digest.length() != 64) {
+            return false;
         }
-        return (int) n;
+        boolean allZero = true;
+        for (int i = 0; i < 64; i++) {
+            char c = digest.charAt(i);
+            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+                return false;
+            }
+            allZero &= c == '0';
+        }
+        return !allZero; // all zeros is the unsealed placeholder
     }
 
     private static List<String> parseLabels(String text) {
@@ -98,54 +118,48 @@ public final class ModelInfo {
         try {
             out = Json.parseStringList(text);
         } catch (Json.ParseException e) {
+            out = null;
+        }
+        if (out == null || out.isEmpty() || out.contains("")
+                || out.size() != new HashSet<String>(out).size()) {
             throw new InvalidModelException(
-                    Contract.KEY_LABELS + " must be a JSON list of strings: " + e.getMessage());
-        }
-        if (out.isEmpty()) {
-            throw new InvalidModelException(Contract.KEY_LABELS + " is empty: the model needs causes");
-        }
-        if (out.size() != new java.util.HashSet<String>(out).size()) {
-            throw new InvalidModelException(Contract.KEY_LABELS + " has duplicate names: " + out);
+                    Contract.KEY_LABELS + " must be a JSON list of distinct non-empty names, found "
+                            + text);
         }
         return Collections.unmodifiableList(new ArrayList<String>(out));
     }
 
-    private static double number(Map<String, String> meta, String key) {
+    /** A finite float in [lo, hi], parsed as Python's float() parses the metadata text. */
+    private static double number(Map<String, String> meta, String key, double lo, double hi) {
         String text = meta.get(key);
+        double v;
         try {
-            return Double.parseDouble(text.trim());
+            v = Double.parseDouble(text.trim());
         } catch (NumberFormatException | NullPointerException e) {
-            throw new InvalidModelException(key + " must be a number, found " + text);
+            throw new InvalidModelException(key + "=" + text + " is not a number");
         }
-    }
-
-    private static double probability(Map<String, String> meta, String key) {
-        double v = number(meta, key);
-        if (!(v >= 0.0 && v <= 1.0)) {
-            throw new InvalidModelException(key + " must be in [0, 1], found " + v);
+        if (Double.isNaN(v) || Double.isInfinite(v)) {
+            throw new InvalidModelException(key + "=" + text + " is not finite");
+        }
+        if (!(lo <= v && v <= hi)) {
+            throw new InvalidModelException(key + "=" + text + " is outside [" + lo + ", " + hi + "]");
         }
         return v;
     }
 
-    private static double positiveDouble(Map<String, String> meta, String key) {
-        double v = number(meta, key);
-        if (!(v > 0.0) || Double.isInfinite(v)) {
-            throw new InvalidModelException(key + " must be a positive number, found " + v);
+    /** A decimal integer in [lo, hi]. */
+    private static long integer(Map<String, String> meta, String key, long lo, long hi) {
+        String text = meta.get(key);
+        long v;
+        try {
+            v = Long.parseLong(text.trim());
+        } catch (NumberFormatException | NullPointerException e) {
+            throw new InvalidModelException(key + "=" + text + " is not an integer");
+        }
+        if (v < lo || v > hi) {
+            throw new InvalidModelException(key + "=" + text + " is outside [" + lo + ", " + hi + "]");
         }
         return v;
-    }
-
-    private static int positiveInt(Map<String, String> meta, String key) {
-        String text = meta.get(key);
-        try {
-            int v = Integer.parseInt(text.trim());
-            if (v > 0) {
-                return v;
-            }
-        } catch (NumberFormatException | NullPointerException e) {
-            // fall through to the message below
-        }
-        throw new InvalidModelException(key + " must be a positive integer, found " + text);
     }
 
     @Override

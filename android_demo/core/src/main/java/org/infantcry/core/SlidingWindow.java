@@ -90,7 +90,7 @@ public final class SlidingWindow {
                 if (out == null) {
                     out = new ArrayList<Window>();
                 }
-                out.add(new Window(nextStart, copyLastWindow()));
+                out.add(lastSamples(windowSamples));
                 nextStart += hopSamples;
             }
         }
@@ -98,18 +98,19 @@ public final class SlidingWindow {
     }
 
     /**
-     * The samples received after the last emitted window's hop position that no full window has
-     * covered yet: {@code [nextWindowStart(), samplesSeen())}, or null when that range is empty or
-     * already fell out of the ring (hop longer than the window).
+     * A copy of the last {@code n} samples received, with their position: what {@code
+     * CryStream.flush} scores at the end of a stream. {@code n} may not exceed {@link
+     * #samplesSeen()} nor the window (the ring holds no more).
      */
-    public Window pending() {
-        if (total <= nextStart || total - nextStart > windowSamples) {
-            return null;
+    public Window lastSamples(int n) {
+        if (n < 0 || n > windowSamples || n > total) {
+            throw new IllegalArgumentException(
+                    "cannot return the last " + n + " samples: " + total + " seen, window "
+                            + windowSamples);
         }
-        int n = (int) (total - nextStart);
         float[] out = new float[n];
-        copyFromRing(nextStart, out, n);
-        return new Window(nextStart, out);
+        copyFromRing(total - n, out, n);
+        return new Window(total - n, out);
     }
 
     private void write(float[] src, int pos, int n) {
@@ -128,12 +129,6 @@ public final class SlidingWindow {
             pos += m;
             n -= m;
         }
-    }
-
-    private float[] copyLastWindow() {
-        float[] out = new float[windowSamples];
-        copyFromRing(total - windowSamples, out, windowSamples);
-        return out;
     }
 
     private void copyFromRing(long fromSample, float[] dst, int n) {

@@ -38,7 +38,7 @@ public class CryMonitorTest {
     }
 
     private static CryMonitor monitor(LevelScorer scorer) {
-        return new CryMonitor(scorer, new SlidingWindow(500, 250), new EventDetector(RULES, LABELS, 1000));
+        return new CryMonitor(scorer, new SlidingWindow(500, 250), new EventDetector(RULES, LABELS, 1000), 100);
     }
 
     @Test
@@ -81,7 +81,7 @@ public class CryMonitorTest {
                 return new Score(0f, new float[] {0.5f, 0.5f});
             }
         };
-        CryMonitor m = new CryMonitor(capture, new SlidingWindow(4, 4), new EventDetector(RULES, LABELS, 1000));
+        CryMonitor m = new CryMonitor(capture, new SlidingWindow(4, 4), new EventDetector(RULES, LABELS, 1000), 1);
         assertNull(m.lastScore());
         m.push(new short[] {-32768, 0, 16384, 32767});
         assertEquals(-1f, seen[0][0], 0f);
@@ -112,10 +112,85 @@ public class CryMonitorTest {
         assertEquals(Arrays.asList(0L, 250L, 500L, 0L, 250L, 500L), starts);
     }
 
+    /** Records the positions of every scored window. */
+    private static List<String> positions(CryMonitor m) {
+        final List<String> out = new ArrayList<>();
+        m.setWindowListener((s, e, score) -> out.add(s + "-" + e));
+        return out;
+    }
+
+    @Test
+    public void flushScoresAnUnalignedTailWindowThenStartsOver() {
+        LevelScorer scorer = new LevelScorer();
+        CryMonitor m = monitor(scorer); // window 500, hop 250, min 100
+        List<String> pos = positions(m);
+        m.push(new float[1100]); // windows 0, 250, 500; samples 1000..1100 uncovered
+        assertEquals(Arrays.asList("0-500", "250-750", "500-1000"), pos);
+        m.flush();
+        assertEquals("600-1100", pos.get(3)); // a full window ending at the last sample
+        assertEquals(0, m.samplesSeen());
+        assertTrue(m.lastScore() != null); // kept by flush, as CryStream.last_window
+        m.push(new float[500]);
+        assertEquals("0-500", pos.get(4)); // the next stream starts at sample 0
+        m.flush(); // everything covered: nothing more to score
+        assertEquals(5, pos.size());
+    }
+
+    @Test
+    public void flushScoresAShortStreamWholeOnlyFromMinSamples() {
+        LevelScorer scorer = new LevelScorer();
+        CryMonitor m = monitor(scorer);
+        List<String> pos = positions(m);
+        m.push(new float[99]);
+        m.flush();
+        assertTrue(pos.isEmpty()); // below min_samples (100): not scored
+        m.push(new float[100]);
+        m.flush();
+        assertEquals(Arrays.asList("0-100"), pos);
+        m.push(new float[499]);
+        m.flush();
+        assertEquals("0-499", pos.get(1));
+    }
+
+    @Test
+    public void scoresAreClippedAndNonFiniteRejected() {
+        final float[] next = {1.5f, -0.25f};
+        WindowScorer wild = window -> new WindowScorer.Score(next[0], new float[] {next[1], 1.0001f});
+        CryMonitor m = new CryMonitor(wild, new SlidingWindow(4, 4), new EventDetector(RULES, LABELS, 1000), 1);
+        m.push(new float[4]);
+        assertEquals(1f, m.lastScore().cryProbability, 0f);
+        assertEquals(0f, m.lastScore().cause(0), 0f);
+        assertEquals(1f, m.lastScore().cause(1), 0f);
+        next[0] = Float.NaN;
+        try {
+            m.push(new float[4]);
+            org.junit.Assert.fail("NaN accepted");
+        } catch (WindowScorer.ScoringException expected) {
+            assertTrue(expected.getMessage().contains("NaN"));
+        }
+    }
+
+    @Test
+    public void badSamplesAreRefusedAndLeaveTheStreamUnchanged() {
+        CryMonitor m = monitor(new LevelScorer());
+        m.push(new float[10]);
+        for (float bad : new float[] {Float.NaN, Float.POSITIVE_INFINITY, 16.5f, -20000f}) {
+            try {
+                m.push(new float[] {0f, bad});
+                org.junit.Assert.fail("accepted " + bad);
+            } catch (IllegalArgumentException expected) {
+                assertTrue(expected.getMessage().contains("[-1, 1]"));
+            }
+        }
+        assertEquals(10, m.samplesSeen());
+        m.push(new float[] {16f, -1.5f}); // hot but plausible audio is fine
+        assertEquals(12, m.samplesSeen());
+    }
+
     @Test(expected = IllegalArgumentException.class)
     public void scorerWithWrongCauseCountFails() {
         WindowScorer wrong = window -> new WindowScorer.Score(0.9f, new float[] {1f});
-        new CryMonitor(wrong, new SlidingWindow(4, 4), new EventDetector(RULES, LABELS, 1000))
+        new CryMonitor(wrong, new SlidingWindow(4, 4), new EventDetector(RULES, LABELS, 1000), 1)
                 .push(new float[4]);
     }
 }

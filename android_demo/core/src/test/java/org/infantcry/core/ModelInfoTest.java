@@ -40,18 +40,26 @@ public class ModelInfoTest {
         assertEquals(4000, info.minSamples);
         assertEquals("toy-1", info.modelVersion);
         assertEquals("toy", info.metadata.get("infantcry.training_summary"));
+        EventRules r = EventRules.forStream(info);
+        assertEquals(0.5, r.onThreshold, 0.0);
+        assertEquals(0.6 * 0.5, r.offThreshold, 0.0);
+        assertEquals(2, r.minOnWindows);
+        assertEquals(2, r.minOffWindows);
+        assertEquals(0.3, r.causeMinConfidence, 0.0);
     }
 
     @Test
     public void roundsHalfToEvenLikePython() {
         Map<String, String> m = toyMetadata();
-        m.put("infantcry.sample_rate", "10");
+        m.put("infantcry.sample_rate", "1000");
         m.put("infantcry.min_samples", "1");
-        m.put("infantcry.window_seconds", "0.25"); // 2.5 samples -> 2 (Python round)
-        m.put("infantcry.hop_seconds", "0.35"); // 3.5 samples -> 4
+        m.put("infantcry.window_seconds", "0.0025"); // 2.5 samples -> 2 (Python round)
+        m.put("infantcry.hop_seconds", "0.0015"); // 1.5 samples -> 2
         ModelInfo info = ModelInfo.fromMetadata(m);
         assertEquals(2, info.windowSamples);
-        assertEquals(4, info.hopSamples);
+        assertEquals(2, info.hopSamples);
+        m.put("infantcry.window_seconds", "0.0035"); // 3.5 -> 4
+        assertEquals(4, ModelInfo.fromMetadata(m).windowSamples);
     }
 
     private static void assertRejected(String key, String value, String messagePart) {
@@ -71,17 +79,23 @@ public class ModelInfoTest {
 
     @Test
     public void rejectsOffContractMetadata() {
-        assertRejected("infantcry.labels", null, "lacks infantcry.labels");
+        assertRejected("infantcry.schema_version", null, "lacks infantcry.schema_version");
+        assertRejected("infantcry.labels", null, "lacks [infantcry.labels]");
         assertRejected("infantcry.schema_version", "2", "not supported");
         assertRejected("infantcry.labels", "hungry,tired", "JSON list");
-        assertRejected("infantcry.labels", "[]", "empty");
-        assertRejected("infantcry.labels", "[\"a\", \"a\"]", "duplicate");
-        assertRejected("infantcry.sample_rate", "16k", "positive integer");
-        assertRejected("infantcry.sample_rate", "0", "positive integer");
-        assertRejected("infantcry.detection_threshold", "1.5", "[0, 1]");
-        assertRejected("infantcry.detection_threshold", "NaN", "[0, 1]");
-        assertRejected("infantcry.window_seconds", "-1", "positive");
-        assertRejected("infantcry.min_samples", "999999", "shorter than");
+        assertRejected("infantcry.labels", "[]", "JSON list");
+        assertRejected("infantcry.labels", "[\"a\", \"\"]", "non-empty");
+        assertRejected("infantcry.labels", "[\"a\", \"a\"]", "distinct");
+        assertRejected("infantcry.sample_rate", "16k", "not an integer");
+        assertRejected("infantcry.sample_rate", "16000.0", "not an integer");
+        assertRejected("infantcry.sample_rate", "999", "outside");
+        assertRejected("infantcry.detection_threshold", "1.5", "outside");
+        assertRejected("infantcry.detection_threshold", "NaN", "not finite");
+        assertRejected("infantcry.window_seconds", "-1", "outside");
+        assertRejected("infantcry.hop_seconds", "1.0", "outside"); // longer than the window
+        assertRejected("infantcry.min_samples", "15601", "outside");
+        assertRejected("infantcry.file_sha256", "0".repeat(64), "sealed");
+        assertRejected("infantcry.file_sha256", "AB".repeat(32), "sealed");
     }
 
     @Test(expected = ModelInfo.InvalidModelException.class)

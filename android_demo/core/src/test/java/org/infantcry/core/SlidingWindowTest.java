@@ -2,7 +2,6 @@ package org.infantcry.core;
 
 import static org.junit.Assert.assertArrayEquals;
 import static org.junit.Assert.assertEquals;
-import static org.junit.Assert.assertNull;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -72,18 +71,33 @@ public class SlidingWindowTest {
     }
 
     @Test
-    public void pendingHoldsTheUncoveredTail() {
+    public void lastSamplesReadsTheRingInTimeOrder() {
         SlidingWindow sw = new SlidingWindow(100, 40);
-        float[] x = ramp(150);
-        sw.push(x); // windows at 0 and 40; next starts at 80
-        SlidingWindow.Window p = sw.pending();
-        assertEquals(80, p.startSample);
-        assertEquals(150, p.endSample);
-        assertEquals(80f, p.samples[0], 0f);
-        assertEquals(149f, p.samples[69], 0f);
+        sw.push(ramp(150)); // wraps the ring
+        SlidingWindow.Window w = sw.lastSamples(100);
+        assertEquals(50, w.startSample);
+        assertEquals(150, w.endSample);
+        assertEquals(50f, w.samples[0], 0f);
+        assertEquals(149f, w.samples[99], 0f);
+        assertEquals(3, sw.lastSamples(3).samples.length);
+        assertEquals(147, sw.lastSamples(3).startSample);
         sw.reset();
-        assertNull(sw.pending());
         assertEquals(0, sw.samplesSeen());
+        assertEquals(0, sw.lastSamples(0).samples.length);
+    }
+
+    @Test(expected = IllegalArgumentException.class)
+    public void lastSamplesCannotReachBeyondTheRing() {
+        SlidingWindow sw = new SlidingWindow(100, 40);
+        sw.push(ramp(150));
+        sw.lastSamples(101);
+    }
+
+    @Test(expected = IllegalArgumentException.class)
+    public void lastSamplesCannotReachBeforeTheStream() {
+        SlidingWindow sw = new SlidingWindow(100, 40);
+        sw.push(ramp(10));
+        sw.lastSamples(11);
     }
 
     @Test
