@@ -3,7 +3,8 @@
 Rules (the Android port mirrors them; :mod:`infantcry_sdk.events` holds the hysteresis itself)
 
 * Input: chunks of any length (an empty chunk is a no-op), any supported dtype, mono ``[n]`` or
-  ``[n, channels]``, all at the ``sample_rate`` given when the stream was made. Other rates are
+  ``[n, channels]``, all at the ``sample_rate`` given when the stream was made, checked like
+  :meth:`CryClassifier.predict` input (including the +/-16 float level limit). Other rates are
   resampled incrementally with ``soxr.ResampleStream`` (HQ), whose output is identical to resampling
   the whole recording at once, so results do not depend on how the audio was chunked.
 * Windows, at the model rate: window ``k`` covers samples ``[k*hop, k*hop + window)`` (window and hop
@@ -32,6 +33,7 @@ import numpy as np
 import soxr
 
 from . import audio as _audio
+from .classifier import check_level
 from .errors import AudioError
 from .events import CryEvent, EventDetector, EventRules
 
@@ -156,6 +158,7 @@ class CryStream:
         if chunk.size == 0 and chunk.ndim in (1, 2) and chunk.dtype in _SUPPORTED_DTYPES:
             return []
         x = _audio.to_mono_float32(chunk, self.sample_rate)
+        check_level(x)
         if self._resampler is not None:
             x = self._resampler.resample_chunk(x)
         return self._consume(x)

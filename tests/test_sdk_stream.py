@@ -212,10 +212,15 @@ def _rss_bytes() -> int:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/statm")
 def test_six_hour_stream_has_flat_memory(toy_model_factory, synth_cry):
-    """6 h of audio through a stream (1 s windows, 1 s hop, 60 s chunks): RSS grows < 5 MB."""
-    clf = CryClassifier.load(toy_model_factory("hop1", hop_seconds=1.0))
-    minute = synth_cry(SR, 60.0, bursts=((20.0, 30.0),))
-    s = clf.stream(options=StreamOptions(max_batch_windows=64))
+    """6 h of audio through a stream in 60 s chunks: RSS grows < 5 MB.
+
+    A 1 kHz toy model (1 s windows, 1 s hop) keeps the arithmetic small; the stream's bookkeeping
+    (ring buffer, resampler-free path, event detector) is the same as at 16 kHz.
+    """
+    rate = 1000
+    clf = CryClassifier.load(toy_model_factory("lowrate", sample_rate=rate, hop_seconds=1.0))
+    minute = synth_cry(rate, 60.0, bursts=((20.0, 30.0),))
+    s = clf.stream(sample_rate=rate, options=StreamOptions(max_batch_windows=64))
     starts = 0
     for _ in range(10):  # warm up allocator and onnxruntime arenas
         starts += sum(e.kind == "start" for e in s.push(minute))
@@ -223,7 +228,6 @@ def test_six_hour_stream_has_flat_memory(toy_model_factory, synth_cry):
     for _ in range(6 * 60 - 10):
         starts += sum(e.kind == "start" for e in s.push(minute))
     growth = _rss_bytes() - before
-    assert s.samples_seen == 6 * 3600 * SR and s.windows_scored == 6 * 3600
+    assert s.samples_seen == 6 * 3600 * rate and s.windows_scored == 6 * 3600
     assert starts == 6 * 60  # one cry per minute, every one found
-    print(f"RSS growth {growth / 2**20:.2f} MiB")
     assert growth < 5 * 2**20, f"RSS grew by {growth / 2**20:.1f} MiB"
