@@ -1,0 +1,116 @@
+"""One loaded model per engine, with the two calls the harness times: a 1 s window and a 7 s clip.
+
+How each engine handles the 7 s clip (the fair comparison is "what a developer would do"):
+
+* ``sdk``: ``CryClassifier.predict(clip, sample_rate=16000)``: the SDK validates the audio, cuts it
+  into the model's own windows (``infantcry.window_seconds`` every ``hop_seconds``) and scores them
+  in one batched run, then aggregates. This is the number an app sees.
+* ``ort``: one bare ``InferenceSession.run`` on the whole ``[1, 112000]`` waveform (the contract
+  takes any length), same session options as the SDK (intra-op threads, no spinning).
+* ``tflite`` (YAMNet): the shipped ``yamnet.tflite`` takes exactly 15600 samples (0.975 s), so the
+  clip is scored YAMNet-style: patches every 0.48 s (7680 samples) while a full patch fits, which is
+  the patch count YAMNet's own framing gives (13 for 7 s), one ``invoke`` each, scores averaged.
+  Overlapping patches recompute their shared frames: that is how this file must be used.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .clips import BenchAudio
+from .subjects import Subject
+
+YAMNET_SAMPLES = 15600
+YAMNET_HOP = 7680
+
+
+class Runner(Protocol):
+    """A loaded model; ``window()`` scores the 1 s window, ``clip()`` the 7 s clip."""
+
+    def window(self) -> object: ...
+
+    def clip(self) -> object: ...
+
+
+def yamnet_starts(n_samples: int) -> list[int]:
+    """Patch starts YAMNet-style: every 0.48 s while a full 0.975 s patch fits (at least one)."""
+    return list(range(0, max(n_samples - YAMNET_SAMPLES, 0) + 1, YAMNET_HOP))
+
+
+def ort_session(path: Path, threads: int):
+    """A bare onnxruntime session with the SDK's documented settings (threads, no spinning)."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.log_severity_level = 3
+    if path.suffix == ".ort":
+        opts.add_session_config_entry("session.load_model_format", "ORT")
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+
+class SdkRunner:
+    def __init__(self, path: Path, threads: int, audio: BenchAudio) -> None:
+        from infantcry_sdk import CryClassifier
+
+        self.clf = CryClassifier.load(path, threads=threads)
+        self.audio = audio
+
+    def window(self):
+        return self.clf.predict(self.audio.window, sample_rate=self.audio.rate)
+
+    def clip(self):
+        return self.clf.predict(self.audio.clip, sample_rate=self.audio.rate)
+
+
+class OrtRunner:
+    def __init__(self, path: Path, threads: int, audio: BenchAudio) -> None:
+        self.session = ort_session(path, threads)
+        inputs = self.session.get_inputs()
+        if len(inputs) != 1 or len(inputs[0].shape) != 2:
+            raise ValueError(f"{path}: expected one [batch, samples] waveform input, found {[(i.name, i.shape) for i in inputs]}")
+        self.name = inputs[0].name
+        self.w = audio.window[None, :]
+        self.c = audio.clip[None, :]
+
+    def window(self):
+        return self.session.run(None, {self.name: self.w})
+
+    def clip(self):
+        return self.session.run(None, {self.name: self.c})
+
+
+class YamnetRunner:
+    def __init__(self, path: Path, threads: int, audio: BenchAudio) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.it = Interpreter(model_path=str(path), num_threads=threads)
+        self.it.allocate_tensors()
+        self.inp = self.it.get_input_details()[0]["index"]
+        self.out = self.it.get_output_details()[0]["index"]  # [1, 521] scores
+        self.w = np.zeros((1, YAMNET_SAMPLES), np.float32)
+        n = min(len(audio.window), YAMNET_SAMPLES)
+        self.w[0, :n] = audio.window[:n]
+        self.patches = [audio.clip[None, s : s + YAMNET_SAMPLES].copy() for s in yamnet_starts(len(audio.clip))]
+
+    def _score(self, patch: np.ndarray) -> np.ndarray:
+        self.it.set_tensor(self.inp, patch)
+        self.it.invoke()
+        return self.it.get_tensor(self.out)
+
+    def window(self):
+        return self._score(self.w)
+
+    def clip(self):
+        return np.mean([self._score(p) for p in self.patches], axis=0)
+
+
+def open_runner(subject: Subject, threads: int, audio: BenchAudio) -> Runner:
+    """Load ``subject`` with ``threads`` intra-op threads."""
+    kinds = {"sdk": SdkRunner, "ort": OrtRunner, "tflite": YamnetRunner}
+    return kinds[subject.engine](subject.path, threads, audio)

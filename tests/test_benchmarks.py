@@ -1,0 +1,180 @@
+"""The benchmark harness: graph counting, paired timing, budgets, and the --check exit code on a toy
+model and on a planted size regression. Tiny profiles only: speed is measured, never asserted."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnx")  # the harness counts graphs with the toolchain's onnx package
+
+from benchmarks import budgets as B
+from benchmarks.desktop import main as bench_main
+from benchmarks.graph_stats import onnx_graph_stats, tflite_graph_stats
+from benchmarks.runners import yamnet_starts
+from benchmarks.subjects import YAMNET_TFLITE
+from benchmarks.timing import Ratio, time_paired
+from benchmarks.toys import build_toy_pair
+
+TINY = ["--quick", "--repeats", "3", "--warmup", "1", "--only", "int8_onnx_sdk"]
+
+
+def _has_yamnet() -> str | None:
+    if not YAMNET_TFLITE.is_file():
+        return f"{YAMNET_TFLITE} absent (../shared not mounted)"
+    try:
+        import ai_edge_litert.interpreter  # noqa: F401
+    except ImportError:
+        return "ai_edge_litert not installed"
+    return None
+
+
+@pytest.fixture(scope="module")
+def toy_run(tmp_path_factory) -> Path:
+    run = tmp_path_factory.mktemp("run")
+    build_toy_pair(run)
+    return run
+
+
+def _check(run: Path, out: Path, capsys, *extra: str) -> tuple[int, dict, dict]:
+    code = bench_main(["--run-dir", str(run), *TINY, "--out", str(out), "--check", *extra])
+    printed = json.loads(capsys.readouterr().out)
+    return code, printed, json.loads((out / "results.json").read_text())
+
+
+# ------------------------------------------------------------------------------ graph counting
+
+
+@pytest.mark.parametrize("n", [16000, 32000])
+def test_graph_stats_counts_the_toy_band_matmuls_exactly(toy_run: Path, n: int) -> None:
+    g = onnx_graph_stats(toy_run / "student_int8.onnx", n)
+    # band toy: frames of 256 samples x a [256, 24] DFT basis, then a [1, 4] x [4, 5] cause map
+    assert g.macs_by_op == {"MatMul": (n // 256) * 256 * 24 + 4 * 5}
+    assert 256 * 24 + 20 <= g.parameters < 256 * 24 + 20 + 32  # the weights plus a few scalar constants
+    assert g.peak_activation_bytes >= n * 4  # the input itself is live
+    assert g.operators["MatMul"] == 2 and g.opset == 17
+
+
+def test_graph_stats_ignores_unused_bloat(tmp_path: Path, toy_run: Path) -> None:
+    onnx_path, _ = build_toy_pair(tmp_path, bloat_bytes=50_000)
+    assert onnx_path.stat().st_size > 50_000
+    plain = onnx_graph_stats(toy_run / "student_int8.onnx")
+    bloated = onnx_graph_stats(onnx_path)
+    assert bloated.parameters == plain.parameters and bloated.macs == plain.macs
+
+
+def test_yamnet_tflite_stats_match_its_published_size() -> None:
+    if why := _has_yamnet():
+        pytest.skip(why)
+    g = tflite_graph_stats(YAMNET_TFLITE)
+    conv = g.macs_by_op["CONV_2D"] + g.macs_by_op["DEPTHWISE_CONV_2D"]
+    assert 60e6 < conv < 75e6  # MobileNetV1 body: ~69 M multiply-adds per 0.96 s patch
+    assert 3.7e6 < g.parameters < 4.3e6  # 3.7 M weights + the front-end's DFT and mel matrices
+    assert g.input_samples == 15600
+
+
+def test_yamnet_clip_uses_yamnets_own_patch_count() -> None:
+    assert len(yamnet_starts(112000)) == 13  # 7 s: 1 + (698 frames - 96) // 48
+    assert yamnet_starts(15600) == [0] and yamnet_starts(1000) == [0]
+
+
+# ------------------------------------------------------------------------------ timing helpers
+
+
+def test_paired_timing_alternates_order() -> None:
+    calls: list[str] = []
+    s, r = time_paired(lambda: calls.append("s"), lambda: calls.append("r"), warmup=1, repeats=4)
+    assert calls == ["s", "r", "s", "r", "r", "s", "s", "r", "r", "s"]
+    assert len(s) == len(r) == 4
+
+
+def test_ratio_is_reference_over_subject() -> None:
+    r = Ratio.of([1.0, 2.0, 4.0], [10.0, 10.0, 10.0])
+    assert r.median == pytest.approx(5.0) and r.max == pytest.approx(10.0) and r.min == pytest.approx(2.5)
+
+
+# ------------------------------------------------------------------------------ budgets
+
+
+def _fake_results(card: Path | None, *, int8_bytes=300_000, speedup=20.0, ms=1.0, added=30.0, peak=90.0) -> dict:
+    sub = {
+        "role": "student_int8", "path": "/x/student_int8.onnx", "file_bytes": int8_bytes,
+        "threads": {"1": {"ms_per_audio_second": ms, "vs_yamnet": {"clip": {"median": speedup}}}},
+        "memory": {"model_rss_mb": added, "peak_rss_mb": peak},
+    }
+    return {"subjects": {"int8_onnx_sdk": sub, "yamnet_tflite": {"role": "yamnet"}}, "model_card": None if card is None else str(card)}
+
+
+def _card(tmp_path: Path, f1: float, bacc: float) -> Path:
+    p = tmp_path / "model_card.json"
+    p.write_text(json.dumps({"metrics": {"detection": {"f1": f1}, "cause": {"balanced_accuracy": bacc}}}))
+    return p
+
+
+def test_budgets_all_ok_with_a_good_card(tmp_path: Path) -> None:
+    res = B.evaluate(_fake_results(_card(tmp_path, 0.93, 0.4)), B.load_budgets())
+    assert {r.status for r in res} == {"ok"}, [r.message for r in res]
+
+
+def test_budgets_name_each_broken_limit(tmp_path: Path) -> None:
+    res = B.evaluate(
+        _fake_results(_card(tmp_path, 0.5, 0.1), int8_bytes=500_000, speedup=3.0, ms=99.0, added=80.0, peak=500.0),
+        B.load_budgets(),
+    )
+    assert set(B.broken(res)) == {
+        "max_int8_file_bytes[.onnx]", "min_detection_f1", "min_cause_balanced_accuracy",
+        "min_speedup_vs_yamnet", "max_ms_per_audio_second", "max_added_rss_mb", "max_process_peak_rss_mb",
+    }
+
+
+def test_missing_card_and_yamnet_skip_with_reasons() -> None:
+    results = _fake_results(None)
+    results["subjects"]["yamnet_tflite"]["skip"] = "disabled (--no-yamnet)"
+    del results["subjects"]["int8_onnx_sdk"]["threads"]["1"]["vs_yamnet"]
+    res = {r.name: r for r in B.evaluate(results, B.load_budgets())}
+    assert res["min_detection_f1"].status == "skipped" and "model_card.json" in res["min_detection_f1"].message
+    assert res["min_speedup_vs_yamnet"].status == "skipped" and "--no-yamnet" in res["min_speedup_vs_yamnet"].message
+    assert not B.broken(list(res.values()))
+
+
+# ------------------------------------------------------------------------------ end to end
+
+
+def test_quick_check_passes_on_a_toy_model(toy_run: Path, tmp_path: Path, capsys) -> None:
+    code, printed, results = _check(toy_run, tmp_path / "out", capsys, "--no-yamnet")
+    assert code == 0, printed
+    assert printed["broken"] == []
+    sub = results["subjects"]["int8_onnx_sdk"]
+    assert sub["file_bytes"] == (toy_run / "student_int8.onnx").stat().st_size
+    assert sub["threads"]["1"]["clip"]["n"] == 3 and sub["threads"]["1"]["clip_windows"] == 13
+    assert sub["memory"]["peak_rss_mb"] > sub["memory"]["baseline_rss_mb"] > 10
+    assert results["machine"]["onnxruntime"] and results["machine"]["cpu_model"]
+    md = (tmp_path / "out" / "results.md").read_text()
+    assert "student int8 .onnx (SDK)" in md and "max_int8_file_bytes[.onnx]" in md
+    assert (tmp_path / "out" / "results.png").stat().st_size > 10_000
+
+
+def test_quick_check_fails_on_a_bloated_model_naming_the_size_budget(tmp_path: Path, capsys) -> None:
+    run = tmp_path / "bloated"
+    build_toy_pair(run, bloat_bytes=450_000)
+    code, printed, _ = _check(run, tmp_path / "out", capsys, "--no-yamnet", "--no-memory")
+    assert code == 1
+    assert "max_int8_file_bytes[.onnx]" in printed["broken"]
+    assert "max_int8_file_bytes[.ort]" not in printed["broken"] or (run / "student_int8.ort").stat().st_size > 400_000
+    assert capsys.readouterr().out == ""  # everything was printed once, as JSON
+
+
+def test_yamnet_subject_is_paired_with_the_student(toy_run: Path, tmp_path: Path, capsys) -> None:
+    if why := _has_yamnet():
+        pytest.skip(why)
+    code, printed, results = _check(toy_run, tmp_path / "out", capsys, "--no-memory")
+    yam = results["subjects"]["yamnet_tflite"]
+    assert yam["threads"]["1"]["clip_windows"] == 13 and yam["graph"]["window"]["macs"] > 90e6
+    ratio = results["subjects"]["int8_onnx_sdk"]["threads"]["1"]["vs_yamnet"]["clip"]
+    assert ratio["n"] == 3 and ratio["median"] > 0
+    speed = next(b for b in printed["budgets"] if b["name"] == "min_speedup_vs_yamnet")
+    assert speed["status"] in ("ok", "broken") and speed["value"] == pytest.approx(ratio["median"])
