@@ -22,7 +22,7 @@ from torch import nn
 
 from .pooling import make_pooling
 
-PARENT_TAGS = ("hungry", "burping", "belly_pain", "discomfort", "tired", "lonely", "cold_hot", "scared", "dont_know")
+from .data import TAG_LABELS as PARENT_TAGS
 
 
 @dataclass
@@ -51,7 +51,8 @@ class TeacherConfig:
 class ClipFeatures:
     """What the frozen backbone part produced for one clip (cached once, reused by every head)."""
 
-    features: np.ndarray  # [P, ...] float16: embeddings [P,1024] or block activations
+    features: np.ndarray  # [P, ...] float16: what the trainable part reads (embeddings, or block activations)
+    embeddings: np.ndarray  # [P, 1024] float16: the frozen backbone's embeddings (baselines, ablation)
     cry_scores: np.ndarray  # [P] float32: max of YAMNet's "Baby cry" and "Crying, sobbing" (also the zero-shot baseline)
 
 
@@ -61,7 +62,7 @@ class TrainItem:
 
     clip_id: str
     feats: ClipFeatures
-    is_cry: int  # 1 / 0
+    is_cry: int  # 1 / 0, or -1 when unverified (uncurated upload: only its parent tag is used)
     cause: int = -1  # index into the cause labels, -1 when unknown
     tag: int = -1  # index into PARENT_TAGS, -1 when not a donateacry clip
     weight: float = 1.0  # sample weight (weak labels get less)
@@ -83,10 +84,16 @@ class TeacherHead(nn.Module):
         self.blocks = trainable_blocks if trainable_blocks is not None else nn.Identity()
         self.pool = make_pooling(pooling or config.pooling, in_dim, heads=config.attention_heads)
         d = self.pool.out_dim
-        self.trunk = nn.Sequential(nn.LayerNorm(d), nn.Dropout(config.dropout), nn.Linear(d, config.hidden_dim), nn.GELU(), nn.Dropout(config.dropout))
-        self.cry = nn.Linear(config.hidden_dim, 1)
-        self.cause = nn.Linear(config.hidden_dim, n_causes)
-        self.tag = nn.Linear(config.hidden_dim, len(PARENT_TAGS))
+        if config.hidden_dim > 0:
+            self.trunk = nn.Sequential(
+                nn.LayerNorm(d), nn.Dropout(config.dropout), nn.Linear(d, config.hidden_dim), nn.GELU(), nn.Dropout(config.dropout)
+            )
+            d = config.hidden_dim
+        else:  # hidden_dim 0: a linear probe on the pooled embedding (the baseline)
+            self.trunk = nn.Identity()
+        self.cry = nn.Linear(d, 1)
+        self.cause = nn.Linear(d, n_causes)
+        self.tag = nn.Linear(d, len(PARENT_TAGS))
 
     def embed_frames(self, feats: torch.Tensor) -> torch.Tensor:
         """[B, P, ...] cached features -> [B, P, D] frame embeddings."""
@@ -190,8 +197,9 @@ def train_head(
     n_causes = head.cause.out_features
     cause_w = class_weights([it.cause for it in train], n_causes)
     tag_w = class_weights([it.tag for it in train], len(PARENT_TAGS))
-    n_pos = sum(it.is_cry for it in train)
-    pos_weight = torch.tensor(max(len(train) - n_pos, 1) / max(n_pos, 1))
+    n_pos = sum(it.is_cry == 1 for it in train)
+    n_neg = sum(it.is_cry == 0 for it in train)
+    pos_weight = torch.tensor(max(n_neg, 1) / max(n_pos, 1))
     backbone_params = list(head.blocks.parameters())
     other = [p for n, p in head.named_parameters() if not n.startswith("blocks.")]
     groups = [{"params": other, "lr": config.lr}]
@@ -222,7 +230,8 @@ def train_head(
             b = collate([train[i] for i in idx], config.cry_gate)
             cry, cause, tag = head(b["feats"], b["mask"])
             w = b["weight"]
-            loss = (bce(cry, b["is_cry"]) * w).mean()
+            known = b["is_cry"] >= 0  # uncurated clips carry a parent tag but no verified cry label
+            loss = (bce(cry, b["is_cry"].clamp_min(0)) * w)[known].mean() if known.any() else cry.sum() * 0
             has_cause = b["cause"] >= 0
             if has_cause.any() and config.cause_loss_weight > 0:
                 lc = ce_cause(cause, b["cause"])

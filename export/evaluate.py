@@ -1,0 +1,126 @@
+"""Evaluation: turn a model's scores on the grouped splits into the report's sections.
+
+Model-agnostic on purpose: the teacher (torch, cached features), the baselines and the exported ONNX
+students (through the SDK) all hand in probabilities, so every row of every table is computed by the
+same code on the same clips. Thresholds come from validation scores only; the test split is touched
+once, to measure.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from . import metrics
+from .augment import mix_at_snr
+
+SNRS_DB = (-5.0, 0.0, 5.0, 10.0, 20.0)
+
+
+@dataclass
+class Scores:
+    """One model's outputs on one side of the split, aligned with the clips it was given."""
+
+    clip_ids: list[str]
+    cry_probability: np.ndarray  # [n]
+    cause_probabilities: np.ndarray  # [n, K]
+
+    def select(self, ids: Sequence[str]) -> "Scores":
+        pos = {c: i for i, c in enumerate(self.clip_ids)}
+        idx = np.array([pos[c] for c in ids], dtype=int)
+        return Scores(list(ids), self.cry_probability[idx], self.cause_probabilities[idx])
+
+
+@dataclass
+class EvalSet:
+    """Ground truth for one side: detection labels, cause labels (curated cries), groups, durations."""
+
+    det_ids: list[str]
+    det_y: np.ndarray
+    det_groups: np.ndarray
+    det_durations: np.ndarray
+    cause_ids: list[str]
+    cause_y: np.ndarray
+    cause_groups: np.ndarray
+
+
+def choose_detection_threshold(val: EvalSet, val_scores: Scores, max_fpr: float = 0.01) -> float:
+    """F1-best threshold with FPR <= ``max_fpr`` on validation clips."""
+    return metrics.choose_threshold(val.det_y, val_scores.select(val.det_ids).cry_probability, max_fpr)
+
+
+def choose_cause_min_confidence(val: EvalSet, val_scores: Scores, grid: Sequence[float] = (0.3, 0.4, 0.5, 0.6, 0.7)) -> float:
+    """The lowest confidence on ``grid`` whose confident validation predictions are right at least
+    as often as all predictions are, while still covering half the clips: below it, say nothing.
+
+    Rationale: the cause labels are parents' guesses and weakly predictable, so the SDK should
+    abstain when the model is unsure rather than print a coin-flip as an answer.
+    """
+    s = val_scores.select(val.cause_ids).cause_probabilities
+    if len(s) == 0:
+        return float(grid[len(grid) // 2])
+    conf, pred = s.max(axis=1), s.argmax(axis=1)
+    base = float((pred == val.cause_y).mean())
+    for c in grid:
+        keep = conf >= c
+        if keep.mean() >= 0.5 and keep.any() and float((pred[keep] == val.cause_y[keep]).mean()) >= base:
+            return float(c)
+    return float(grid[0])
+
+
+def detection_section(ev: EvalSet, scores: Scores, threshold: float, n_boot: int = 1000, seed: int = 0) -> dict:
+    p = scores.select(ev.det_ids).cry_probability
+    neg = ev.det_y == 0
+    out = metrics.detection_metrics(ev.det_y, p, threshold, neg_durations_s=ev.det_durations[neg])
+    f1 = lambda y, q: metrics.detection_metrics(y, q, threshold)["f1"]  # noqa: E731
+    out["ci95"] = {"f1": metrics.bootstrap_ci(f1, ev.det_y, p, groups=ev.det_groups, n_boot=n_boot, seed=seed)}
+    return out
+
+
+def cause_section(ev: EvalSet, scores: Scores, labels: Sequence[str], n_boot: int = 1000, seed: int = 0) -> dict:
+    probs = scores.select(ev.cause_ids).cause_probabilities
+    out = metrics.cause_metrics(ev.cause_y, probs, labels)
+
+    def stat(key: str) -> Callable[[np.ndarray, np.ndarray], float]:
+        return lambda y, q: metrics.cause_metrics(y, q, labels)[key]
+
+    out["ci95"] = {
+        k: metrics.bootstrap_ci(stat(k), ev.cause_y, probs, groups=ev.cause_groups, n_boot=n_boot, seed=seed)
+        for k in ("balanced_accuracy", "macro_f1")
+    }
+    out["chance_balanced_accuracy"] = 1.0 / max(1, len(set(ev.cause_y.tolist())))
+    return out
+
+
+def evaluate(ev: EvalSet, scores: Scores, threshold: float, labels: Sequence[str], n_boot: int = 1000, seed: int = 0) -> dict:
+    """Detection and cause sections for one model on one side of the split."""
+    return {
+        "detection": detection_section(ev, scores, threshold, n_boot, seed),
+        "cause": cause_section(ev, scores, labels, n_boot, seed),
+    }
+
+
+def recall_vs_snr(
+    score_waves: Callable[[list[np.ndarray]], np.ndarray],
+    cries: Sequence[np.ndarray],
+    backgrounds: Sequence[np.ndarray],
+    threshold: float,
+    snrs_db: Sequence[float] = SNRS_DB,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Detection recall of test cries mixed into test-side backgrounds at each SNR.
+
+    Each cry gets one background drawn with a fixed seed, the same pairing at every SNR, so the curve
+    shows the effect of the SNR alone. ``score_waves`` maps waveforms to cry probabilities.
+    """
+    if not cries or not backgrounds:
+        return {}
+    rng = np.random.default_rng(seed)
+    pick = rng.integers(0, len(backgrounds), size=len(cries))
+    out = {}
+    for snr in snrs_db:
+        mixed = [np.clip(mix_at_snr(c, backgrounds[j], snr), -1.0, 1.0) for c, j in zip(cries, pick)]
+        p = np.asarray(score_waves(mixed), dtype=np.float64)
+        out[f"{snr:g}"] = float((p >= threshold).mean())
+    return out

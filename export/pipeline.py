@@ -1,0 +1,103 @@
+"""The toolchain's stages, each a function from artifacts to artifacts, recorded in a manifest.
+
+    data      catalog + grouped split                      -> split.json, data.json
+    teacher   YAMNet features, heads, baselines, ablation  -> teacher.pt, teacher_logits.npz, teacher_report.json
+    student   distilled and plain students                 -> student_distilled.pt, student_plain.pt
+    export    fp32 ONNX, int8 (static QDQ, dynamic), .ort  -> student_fp32.onnx, student_int8.onnx, student_int8.ort
+    report    compression table, model card, report        -> report.json, report.md, *.png, model_card.{md,json}
+    install   default model into the SDK, golden vectors   -> infantcry_sdk/models/*, android assets
+
+``manifest.json`` in the run folder lists, per stage, its outputs with sizes and SHA-256, the seconds
+it took and the configuration, so any figure can be traced to the files and settings behind it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import PipelineConfig
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass
+class Run:
+    """A run folder plus its manifest; stages read and write artifacts through it."""
+
+    run_dir: Path
+    data_root: Path
+    config: PipelineConfig
+    command: str = ""
+    cache_dir: Path = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        self.run_dir = Path(self.run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if self.cache_dir is None:
+            self.cache_dir = self.run_dir.parent / "cache"
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        self.config.save(self.run_dir / "config.json")
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.run_dir / "manifest.json"
+
+    def manifest(self) -> dict:
+        if self.manifest_path.is_file():
+            return json.loads(self.manifest_path.read_text())
+        return {"stages": {}}
+
+    def path(self, name: str) -> Path:
+        return self.run_dir / name
+
+    def record(self, stage: str, outputs: list[Path], seconds: float, info: dict[str, Any] | None = None) -> None:
+        m = self.manifest()
+        m["command"] = self.command
+        m["data_root"] = str(self.data_root)
+        m["stages"][stage] = {
+            "seconds": round(seconds, 1),
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "outputs": {
+                p.name: {"bytes": p.stat().st_size, "sha256": sha256_file(p)} for p in outputs if p.is_file()
+            },
+            "info": info or {},
+        }
+        self.manifest_path.write_text(json.dumps(m, indent=2))
+
+    def require(self, name: str, stage: str) -> Path:
+        p = self.path(name)
+        if not p.is_file():
+            raise FileNotFoundError(f"{p} is missing: run the '{stage}' stage first (python -m export {stage}).")
+        return p
+
+    def write_json(self, name: str, obj: Any) -> Path:
+        p = self.path(name)
+        p.write_text(json.dumps(obj, indent=2, default=_json_default))
+        return p
+
+    def read_json(self, name: str, stage: str) -> Any:
+        return json.loads(self.require(name, stage).read_text())
+
+
+def _json_default(x: Any) -> Any:
+    import numpy as np
+
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, Path):
+        return str(x)
+    raise TypeError(f"not JSON-serialisable: {type(x).__name__}")
