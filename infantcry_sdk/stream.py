@@ -101,7 +101,9 @@ class WindowScore:
 class CryStream:
     """Push audio chunks, get :class:`CryEvent` lists back. See the module docstring for the rules."""
 
-    def __init__(self, classifier: "CryClassifier", sample_rate: int = 16000, options: StreamOptions | None = None):
+    def __init__(
+        self, classifier: "CryClassifier", sample_rate: int = 16000, options: StreamOptions | None = None
+    ) -> None:
         if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
             raise AudioError(f"sample_rate must be a positive integer, not {sample_rate!r}.")
         if not 1000 <= sample_rate <= 768_000:

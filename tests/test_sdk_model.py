@@ -190,3 +190,24 @@ def test_bloat_and_band_variants(toy_model_factory):
 
 def test_model_error_is_an_infantcry_error():
     assert issubclass(ModelError, InfantCryError)
+
+
+def test_toy_model_command_and_contract(tmp_path, capsys):
+    """``python -m export.toy_model`` writes an opset-17 model with every contract key, sealed."""
+    import onnx
+
+    from export import toy_model
+
+    out = tmp_path / "cmd.onnx"
+    assert toy_model.main([str(out), "--kind", "band", "--bloat-bytes", "5000"]) == 0
+    assert str(out) in capsys.readouterr().out
+    m = onnx.load_model(str(out))
+    onnx.checker.check_model(m)
+    assert m.opset_import[0].version == 17
+    meta = {p.key: p.value for p in m.metadata_props}
+    assert set(contract.REQUIRED_KEYS) <= set(meta) and contract.KEY_TRAINING_SUMMARY in meta
+    assert integrity.verify(out.read_bytes(), meta[contract.KEY_FILE_SHA256])
+    assert not any(n.op_type in ("STFT", "DFT") for n in m.graph.node)
+    clf = CryClassifier.load(out)
+    for seconds in (0.5, 1.0, 7.3):  # dynamic length
+        assert 0.0 <= clf.predict(np.zeros(int(seconds * 16000), np.float32), 16000).cry_probability <= 1.0
