@@ -184,8 +184,10 @@ def stream_case(
     """Play ``samples`` (float32 at the model rate) through ``CryStream`` and record every window.
 
     Chunks are one hop long, so each push completes at most one window and ``last_window`` after it
-    is that window's score, exactly as the stream handed it to its detector. Raises
-    :class:`GoldenError` if the stream's own events differ from a replay of those scores.
+    is that window's score, exactly as the stream handed it to its detector. It also means one
+    window per onnxruntime run, as the Android app scores them (a batched run may round the last
+    float32 bit differently). Raises :class:`GoldenError` if the stream's own events differ from a
+    replay of those scores.
     """
     m = clf.metadata
     stream = clf.stream(sample_rate=m.sample_rate)

@@ -25,8 +25,9 @@ if [ ! -f "$junit_jar" ] || [ ! -f "$hamcrest_jar" ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
     echo "run_tests.sh: JUnit 4 jar absent; installing Debian's junit4 package" >&2
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null || die "apt-get update failed"
-    apt-get install -y -qq junit4 >/dev/null || die "apt-get install junit4 failed"
+    mkdir -p "$build"
+    { apt-get update -qq && apt-get install -y -qq junit4; } >"$build/apt.log" 2>&1 \
+      || { cat "$build/apt.log" >&2; die "installing junit4 with apt-get failed (log above)"; }
   fi
   [ -f "$junit_jar" ] && [ -f "$hamcrest_jar" ] \
     || die "JUnit 4 not found at $junit_jar (and $hamcrest_jar): apt-get install -y junit4, or set JUNIT_JAR and HAMCREST_JAR."
