@@ -23,7 +23,8 @@ One JSON file per case::
 that the end of the stream closed (``EventDetector.finish``). Windows include the tail window that
 ``CryStream.flush`` scores. ``metadata`` lets the Java side check that it derives the same window,
 hop and rules from the model's metadata. ``contract.json`` holds the contract's names and the
-stream's default rule constants for the same purpose.
+stream's default rule constants for the same purpose, and ``integrity.json`` a blob sealed by
+:mod:`infantcry_sdk.integrity` for the Java integrity check.
 
 Cases: ``stream`` cases are real clips from ../shared (Donate-a-Cry cries between ESC-50 background
 and silence, a cry that runs to the end of the stream, a stream shorter than one window, a non-cry
@@ -63,6 +64,8 @@ DEFAULT_ASSETS = _REPO / "android_demo" / "app" / "src" / "main" / "assets"
 #: The asset name the app opens; OrtWindowScorer reads ".ort" first, then ".onnx".
 ASSET_STEM = "student_int8"
 FORMAT = 1
+#: Files in the golden folder that are references for the Java mirror, not replay cases.
+REFERENCE_FILES = ("contract.json", "integrity.json")
 
 
 class GoldenError(RuntimeError):
@@ -360,6 +363,31 @@ def contract_case() -> dict:
     }
 
 
+def integrity_case() -> dict:
+    """A small blob sealed by :func:`infantcry_sdk.integrity.seal` (and a tampered copy), so the Java
+    check is pinned to the Python seal without committing a model file."""
+    import base64
+
+    from infantcry_sdk import integrity
+
+    rng = np.random.default_rng(7)
+    blob = rng.integers(0, 256, 300, dtype=np.uint8).tobytes() + integrity.PLACEHOLDER.encode("ascii") + b"tail"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "blob.bin"
+        path.write_bytes(blob)
+        digest = integrity.seal(path)
+        sealed = path.read_bytes()
+    tampered = bytearray(sealed)
+    tampered[5] ^= 1
+    assert integrity.verify(sealed, digest) and not integrity.verify(bytes(tampered), digest)
+    return {
+        "format": FORMAT,
+        "sealed_base64": base64.b64encode(sealed).decode("ascii"),
+        "tampered_base64": base64.b64encode(bytes(tampered)).decode("ascii"),
+        "sha256": digest,
+    }
+
+
 # ------------------------------------------------------------------------------------ entry points
 def _toy_model(tmp: Path) -> Path:
     from export.toy_model import build_toy_model  # toolchain-only (needs the onnx package)
@@ -417,6 +445,7 @@ def write_golden(
         old.unlink()
     paths = [_write_json(out / f"{case['name']}.json", case) for case in cases]
     paths.append(_write_json(out / "contract.json", contract_case()))
+    paths.append(_write_json(out / "integrity.json", integrity_case()))
     return paths
 
 
@@ -465,7 +494,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     paths = write_golden(args.out, args.model, args.data_root, real=not args.synthetic_only)
     for p in paths:
         data = json.loads(p.read_text(encoding="utf-8"))
-        what = f"{len(data['windows'])} windows, {len(data['events'])} events" if "windows" in data else "contract"
+        what = f"{len(data['windows'])} windows, {len(data['events'])} events" if "windows" in data else "reference"
         print(f"{p}: {what}")
     return 0
 

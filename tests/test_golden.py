@@ -21,7 +21,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 HAS_SHARED = (SHARED / "data/donateacry/manifest.csv").is_file() and (SHARED / "data/esc50/esc50.csv").is_file()
 needs_shared = pytest.mark.skipif(not HAS_SHARED, reason=f"real data not found at {SHARED} (../shared)")
 
-COMMITTED = sorted(p for p in golden.DEFAULT_OUT.glob("*.json") if p.name != "contract.json")
+COMMITTED = sorted(p for p in golden.DEFAULT_OUT.glob("*.json") if p.name not in golden.REFERENCE_FILES)
 CASE_KEYS = {
     "format", "name", "description", "kind", "model", "metadata", "labels", "rules", "sample_rate",
     "window_samples", "hop_samples", "min_samples", "num_samples", "sources", "windows", "events",
@@ -67,7 +67,8 @@ def test_committed_vectors_exist() -> None:
     kinds = [_load(p)["kind"] for p in COMMITTED]
     assert kinds.count("stream") >= 3, "real-clip vectors missing: run python -m export.golden"
     assert kinds.count("synthetic") >= 5
-    assert (golden.DEFAULT_OUT / "contract.json").is_file()
+    for name in golden.REFERENCE_FILES:
+        assert (golden.DEFAULT_OUT / name).is_file()
 
 
 @pytest.mark.parametrize("path", COMMITTED, ids=lambda p: p.stem)
@@ -107,6 +108,7 @@ def test_committed_synthetic_and_contract_files_match_the_generator() -> None:
     for case in golden.synthetic_cases():
         assert _load(golden.DEFAULT_OUT / f"{case['name']}.json") == json.loads(golden.dumps(case))
     assert _load(golden.DEFAULT_OUT / "contract.json") == json.loads(golden.dumps(golden.contract_case()))
+    assert _load(golden.DEFAULT_OUT / "integrity.json") == json.loads(golden.dumps(golden.integrity_case()))
 
 
 # ----------------------------------------------------------------------------- synthetic cases
@@ -169,15 +171,15 @@ def test_main_synthetic_only_replaces_old_files(tmp_path: Path, capsys) -> None:
     (tmp_path / "stale.json").write_text("{}")
     assert golden.main(["--out", str(tmp_path), "--synthetic-only"]) == 0
     names = sorted(p.name for p in tmp_path.glob("*.json"))
-    assert "stale.json" not in names and "contract.json" in names
-    assert len(names) == len(golden.synthetic_cases()) + 1
+    assert "stale.json" not in names and set(golden.REFERENCE_FILES) <= set(names)
+    assert len(names) == len(golden.synthetic_cases()) + len(golden.REFERENCE_FILES)
     assert "syn_flicker.json: 11 windows, 0 events" in capsys.readouterr().out
 
 
 @needs_shared
 def test_write_golden_on_real_clips_with_a_toy_model(tmp_path: Path, toy_model_path: Path) -> None:
     paths = golden.write_golden(tmp_path, model=toy_model_path, data_root=SHARED)
-    cases = {p.stem: _load(p) for p in paths if p.name != "contract.json"}
+    cases = {p.stem: _load(p) for p in paths if p.name not in golden.REFERENCE_FILES}
     for name in golden.CLIPS:
         _check_case(cases[name])
         assert cases[name]["model"]["model_version"] == "toy-1"

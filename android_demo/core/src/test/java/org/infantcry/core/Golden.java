@@ -30,11 +30,14 @@ final class Golden {
         }
     }
 
-    /** Every case file (all but contract.json), sorted by name. */
+    /** Reference files for the Java mirror, not replay cases (export.golden.REFERENCE_FILES). */
+    static final List<String> REFERENCE_FILES = List.of("contract.json", "integrity.json");
+
+    /** Every case file (all but the reference files), sorted by name. */
     static List<Path> caseFiles() {
         try (Stream<Path> s = Files.list(dir())) {
             return s.filter(p -> p.getFileName().toString().endsWith(".json"))
-                    .filter(p -> !p.getFileName().toString().equals("contract.json"))
+                    .filter(p -> !REFERENCE_FILES.contains(p.getFileName().toString()))
                     .sorted()
                     .collect(Collectors.toList());
         } catch (IOException e) {
