@@ -24,7 +24,7 @@ class ExportConfig:
     model_version: str = "0.1.0"
     window_seconds: float = 2.0  # the SDK's scoring window for long audio and streaming
     hop_seconds: float = 1.0
-    min_seconds: float = 0.5  # shortest input the SDK accepts
+    min_seconds: float = 0.1  # shortest input the SDK accepts (FSDD digits run down to 0.14 s)
     max_fpr: float = 0.01  # detection threshold: best F1 with FPR <= this, on validation
     calibration_methods: tuple = ("minmax", "entropy", "percentile")
     calibration_windows: int = 200

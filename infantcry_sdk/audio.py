@@ -20,6 +20,9 @@ AudioInput = Union[str, os.PathLike, np.ndarray]
 
 #: Files larger than this are refused before decoding (about 2 h of 16-bit stereo 48 kHz audio).
 MAX_FILE_BYTES = 1 << 30
+#: Float samples beyond this magnitude are refused: audio is expected in [-1, 1], and values this far
+#: out are almost always int PCM passed as float (e.g. int16 values in a float32 array).
+MAX_ABS_SAMPLE = 16.0
 #: Arrays longer than this (in seconds at their own rate) are refused: 4 hours.
 MAX_SECONDS = 4 * 3600
 
@@ -76,7 +79,8 @@ def to_mono_float32(audio: np.ndarray, sample_rate: int | None) -> np.ndarray:
     if dtype in _INT_SCALE:
         out = audio.astype(np.float32) / np.float32(_INT_SCALE[dtype])
     elif dtype in (np.float32, np.float64):
-        out = audio.astype(np.float32, copy=False)
+        with np.errstate(over="ignore"):  # float64 beyond float32's range becomes inf: refused below
+            out = audio.astype(np.float32, copy=False)
     else:
         raise AudioError(f"audio dtype {dtype} is not supported: use float32, float64, int16 or int32.")
     if out.ndim == 2:
@@ -90,6 +94,12 @@ def to_mono_float32(audio: np.ndarray, sample_rate: int | None) -> np.ndarray:
         )
     if not np.isfinite(out).all():
         raise AudioError("audio contains NaN or Inf samples.")
+    peak = float(np.max(np.abs(out)))
+    if peak > MAX_ABS_SAMPLE:
+        raise AudioError(
+            f"audio peaks at {peak:.4g}, far outside [-1, 1]: float audio must be scaled to [-1, 1]. "
+            "If these are int16 PCM values stored as float, divide by 32768 (or pass the int16 array)."
+        )
     return np.ascontiguousarray(out, dtype=np.float32)
 
 

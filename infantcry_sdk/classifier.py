@@ -18,7 +18,7 @@ Too-short audio
     a score for sound the model never heard.
 
 Out-of-range audio
-    Float samples beyond +/-16 (``MAX_ABS_SAMPLE``) raise :class:`AudioError`: that is int PCM passed
+    Float samples beyond +/-16 (``infantcry_sdk.audio.MAX_ABS_SAMPLE``) raise :class:`AudioError`: that is int PCM passed
     as float, and would overflow the model's features. Mildly hot audio (peaks a little over 1) is fine.
 
 Sharing
@@ -41,22 +41,8 @@ from .model import LoadedModel, ModelMetadata, load_model
 if TYPE_CHECKING:
     from .stream import CryStream, StreamOptions
 
-#: Float samples beyond this magnitude are refused: audio is expected in [-1, 1], and values this far
-#: out are almost always int PCM passed as float (e.g. int16 values in a float32 array).
-MAX_ABS_SAMPLE = 16.0
-
 #: Upper bound on samples per session.run call (4 MiB of float32 input per batch).
 MAX_BATCH_SAMPLES = 1 << 20
-
-
-def check_level(samples: np.ndarray) -> None:
-    """Refuse float32 mono samples far outside [-1, 1] (see :data:`MAX_ABS_SAMPLE`)."""
-    if samples.size and float(np.max(np.abs(samples))) > MAX_ABS_SAMPLE:
-        peak = float(np.max(np.abs(samples)))
-        raise AudioError(
-            f"audio peaks at {peak:.4g}, far outside [-1, 1]: float audio must be scaled to [-1, 1]. "
-            "If these are int16 PCM values stored as float, divide by 32768 (or pass the int16 array)."
-        )
 
 
 def window_starts(n_samples: int, window: int, hop: int) -> np.ndarray:
@@ -208,7 +194,6 @@ class CryClassifier:
         m = self.metadata
         try:
             samples = _audio.load(audio, sample_rate, m.sample_rate)
-            check_level(samples)
         except AudioError as exc:
             if total > 1:
                 raise AudioError(f"clip {index}: {exc}") from exc

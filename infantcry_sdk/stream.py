@@ -33,7 +33,6 @@ import numpy as np
 import soxr
 
 from . import audio as _audio
-from .classifier import check_level
 from .errors import AudioError
 from .events import CryEvent, EventDetector, EventRules
 
@@ -160,7 +159,6 @@ class CryStream:
         if chunk.size == 0 and chunk.ndim in (1, 2) and chunk.dtype in _SUPPORTED_DTYPES:
             return []
         x = _audio.to_mono_float32(chunk, self.sample_rate)
-        check_level(x)
         if self._resampler is not None:
             x = self._resampler.resample_chunk(x)
         return self._consume(x)
