@@ -125,7 +125,7 @@ def _measure_subject(subject: Subject, yamnet: Subject | None, audio: BenchAudio
     return entry
 
 
-def _finish_yamnet(entry: dict, yam_pools: dict, audio: BenchAudio, prof: Profile) -> None:
+def _finish_yamnet(entry: dict, yam: Subject, yam_pools: dict, audio: BenchAudio, prof: Profile) -> None:
     """YAMNet's own latency rows: its samples pooled over all the pairs at each thread count (or
     timed alone when no subject ran)."""
     entry["threads"] = {}
@@ -133,7 +133,7 @@ def _finish_yamnet(entry: dict, yam_pools: dict, audio: BenchAudio, prof: Profil
     for t in prof.threads:
         pool = yam_pools.get(str(t), {})
         if not pool:
-            runner = open_runner(Subject(**{**entry, "path": Path(entry["path"]), "graph_path": Path(entry["graph_path"])}), t, audio)
+            runner = open_runner(yam, t, audio)
             pool = {"window": time_calls(runner.window, prof.warmup, prof.repeats), "clip": time_calls(runner.clip, prof.warmup, prof.repeats)}
         clip = Latency.of(pool["clip"])
         entry["threads"][str(t)] = {
@@ -153,13 +153,12 @@ def run(run_dir: Path | None, prof: Profile, *, yamnet: bool = True, only: Seque
     run_dir = find_run_dir(run_dir)
     scratch = tempfile.TemporaryDirectory(prefix="infantcry-bench-")
     subjects = discover(run_dir, toy_dir or Path(scratch.name), yamnet=yamnet)
+    card = model_card_for(subjects[0].path)  # subjects[0]: the int8 .onnx, whatever --only says
     if only:
         subjects = [s for s in subjects if s.key in only or s.role == "yamnet"]
     audio = bench_audio()
     yam = next(s for s in subjects if s.role == "yamnet")
     yam_ok = yam if yam.skip is None else None
-    int8 = next(s for s in subjects if s.key == "int8_onnx_sdk" or s.role == "student_int8")
-    card = model_card_for(int8.path) if int8.path else None
     results: dict = {
         "schema": "infantcry-bench/1",
         "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -199,7 +198,7 @@ def run(run_dir: Path | None, prof: Profile, *, yamnet: bool = True, only: Seque
         entry["load_ms"] = time_load(lambda: open_runner(yam, 1, audio), prof.load_repeats).to_dict()
         if prof.memory_runs:
             entry["memory"] = fresh_process_memory(yam, runs=prof.memory_runs).to_dict()
-        _finish_yamnet(entry, yam_pools, audio, prof)
+        _finish_yamnet(entry, yam, yam_pools, audio, prof)
     results["subjects"][yam.key] = entry
     results["elapsed_s"] = round(time.perf_counter() - t0, 1)
     scratch.cleanup()

@@ -93,6 +93,9 @@ def plot(results: dict, path: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FormatStrFormatter
+
+    plain = FormatStrFormatter("%g")  # log axes: 0.3, 1, 10 rather than 3x10^-1
 
     subs = _measured(results)
     labels = [s["label"].replace(" (", "\n(").replace("student ", "") for _, s in subs]
@@ -104,6 +107,7 @@ def plot(results: dict, path: Path) -> Path:
         vals = [s["threads"].get(t, {}).get("ms_per_audio_second", float("nan")) for _, s in subs]
         ax.bar([x + i * width for x in range(len(subs))], vals, width, label=f"{t} thread(s)")
     ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(plain)
     ax.set_ylabel("ms per second of audio (7 s clip, p50; log)")
     ax.set_xticks([x + width * (len(threads) - 1) / 2 for x in range(len(subs))], labels, fontsize=7, rotation=20)
     ax.legend(fontsize=8)
@@ -118,6 +122,7 @@ def plot(results: dict, path: Path) -> Path:
         ax.set_yticks(range(len(ratios)), [lab for lab, _ in ratios], fontsize=7)
         ax.axvline(10, color="tab:red", ls="--", label="budget: 10×")
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(plain)
         ax.legend(fontsize=8)
     else:
         ax.text(0.5, 0.5, "YAMNet not measured", ha="center", va="center")
@@ -128,6 +133,7 @@ def plot(results: dict, path: Path) -> Path:
     ax.bar(range(len(subs)), [s["file_bytes"] / 1000 for _, s in subs], color="tab:purple")
     ax.axhline(400, color="tab:red", ls="--", label="int8 budget: 400 KB")
     ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(plain)
     ax.set_xticks(range(len(subs)), labels, fontsize=7, rotation=20)
     ax.set_ylabel("file KB (log)")
     ax.legend(fontsize=8)

@@ -178,3 +178,46 @@ def test_yamnet_subject_is_paired_with_the_student(toy_run: Path, tmp_path: Path
     assert ratio["n"] == 3 and ratio["median"] > 0
     speed = next(b for b in printed["budgets"] if b["name"] == "min_speedup_vs_yamnet")
     assert speed["status"] in ("ok", "broken") and speed["value"] == pytest.approx(ratio["median"])
+
+
+# ------------------------------------------------------------------------------ emulated ARM
+
+
+def test_arm_parity_flags_a_difference_above_tolerance() -> None:
+    from benchmarks.arm import parity
+
+    def side(cry: float) -> dict:
+        pred = {"cry_probability": cry, "cause_probabilities": [0.5, 0.5]}
+        return {"models": {"int8_onnx": {"predictions": {"/a.flac": pred},
+                                         "window_outputs": {"cry_probability": [cry], "cause_probabilities": [[0.5, 0.5]]}}}}
+
+    assert parity(side(0.5), side(0.5004), 1e-3)["int8_onnx"]["within_tolerance"]
+    bad = parity(side(0.5), side(0.51), 1e-3)["int8_onnx"]
+    assert not bad["within_tolerance"] and bad["max_abs_diff"] == pytest.approx(0.01)
+
+
+def test_arm_without_a_root_skips_with_the_reason(tmp_path: Path, capsys) -> None:
+    from benchmarks.arm import main as arm_main
+
+    missing = tmp_path / "no-root"
+    assert arm_main(["--root", str(missing)]) == 0
+    err = capsys.readouterr().err
+    assert "SKIPPED" in err and "build_root.sh" in err
+    assert arm_main(["--root", str(missing), "--require"]) == 2
+
+
+@pytest.mark.slow
+def test_arm_emulated_sdk_matches_x86(toy_run: Path, tmp_path: Path, capsys) -> None:
+    """The SDK under qemu-aarch64 (onnxruntime 1.26.0 aarch64 wheel) gives x86's probabilities."""
+    from benchmarks.arm import arm_root, main as arm_main, why_unavailable
+
+    if why := why_unavailable(arm_root()):
+        pytest.skip(f"emulated ARM check not run here: {why}")
+    code = arm_main(["--model", str(toy_run / "student_int8.onnx"), "--quick", "--repeats", "1", "--clips", "2",
+                     "--no-usability", "--out", str(tmp_path)])
+    assert code == 0
+    res = json.loads((tmp_path / "results_arm.json").read_text())
+    assert res["arm"]["machine"] == "aarch64" and res["arm"]["onnxruntime"] == "1.26.0"
+    assert set(res["parity"]) == {"int8_onnx", "int8_ort"}
+    assert all(p["max_abs_diff"] <= 1e-3 for p in res["parity"].values())
+    assert "EMULATED" in (tmp_path / "results_arm.md").read_text()
