@@ -1,0 +1,390 @@
+"""Train the student, with or without knowledge distillation from the teacher's cached logits.
+
+Loss per batch (``alpha`` mixes, ``T`` softens; Hinton et al.'s T^2 keeps the soft gradients on the
+hard ones' scale)::
+
+    hard = BCE(cry_logit, is_cry; pos_weight) + w_cause * CE(cause_logits, cause; class weights)
+    soft = T^2 * BCE(cry_logit / T, sigmoid(teacher_cry / T))
+         + w_cause * T^2 * KL(softmax(teacher_cause / T) || softmax(cause_logits / T))
+    loss = (1 - alpha) * hard + alpha * soft        (distill=True)
+    loss = hard                                     (distill=False: the comparison student)
+
+The cause CE only sees clips with a cause label; the cause KL sees every cry clip the teacher
+scored, labelled or not, which is where distillation adds information (the uncurated cries). The
+cry term sees every clip the teacher scored.
+
+Training draws a random crop of ``clip_seconds`` from each clip (shorter clips are used whole and
+masked in the padded batch, see :class:`export.student.CryStudent`), applies the augmenter, and
+keeps the weights of the epoch with the best validation score (early stopping on ``patience``).
+Everything is seeded. CPU-sized: a few minutes for ~4k clips on 2 cores with the defaults.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .augment import random_crop
+from .frontend import SAMPLE_RATE
+from .student import CryStudent, StudentConfig
+from .teacher import class_weights
+
+#: One training or evaluation record: (clip_id, waveform float32 16 kHz, is_cry 0/1, cause index or -1).
+Item = tuple[str, np.ndarray, int, int]
+#: clip_id -> (teacher cry logit, teacher cause logits [K]).
+TeacherLogits = Mapping[str, tuple[float, Sequence[float]]]
+#: (model, validation items) -> score, higher is better.
+ValScore = Callable[[CryStudent, Sequence[Item]], float]
+
+
+@dataclass
+class DistillConfig:
+    """Training knobs; defaults fit ~4k clips of <= 7 s in a few minutes on 2 CPU cores."""
+
+    alpha: float = 0.5  # weight of the distillation (soft) loss; 1 - alpha on the hard labels
+    temperature: float = 2.0
+    epochs: int = 12
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    batch_size: int = 32
+    clip_seconds: float = 3.0  # random crop length for training; shorter clips are used whole
+    seed: int = 0
+    cause_loss_weight: float = 1.0
+    cry_pos_weight: float | None = None  # None: (negatives / positives) ** class_weight_power
+    cause_class_weights: tuple[float, ...] | None = None  # None: inverse frequency ** class_weight_power
+    class_weight_power: float = 0.5  # 1: full inverse frequency; 0.5 tempers the 44:1 hungry:burping ratio
+    patience: int = 4  # epochs without a better validation score before stopping
+    grad_clip: float = 5.0
+    num_threads: int | None = None  # torch threads during training (restored afterwards)
+    eval_batch_size: int = 16
+    augment_positives_only: bool = False  # True: the augmenter only touches cry clips
+    progress: bool = True  # tqdm bars
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ValueError(f"alpha must lie in [0, 1], got {self.alpha}")
+        if self.temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature}")
+        if self.epochs < 1 or self.batch_size < 1 or self.clip_seconds <= 0:
+            raise ValueError("epochs, batch_size and clip_seconds must be positive")
+        if self.cause_class_weights is not None:
+            self.cause_class_weights = tuple(float(w) for w in self.cause_class_weights)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class EpochLog:
+    epoch: int
+    train_loss: float
+    parts: dict[str, float]  # mean of each loss term over the epoch
+    val_score: float
+    seconds: float
+
+
+@dataclass
+class TrainHistory:
+    distill: bool
+    config: dict
+    student_config: dict
+    epochs: list[EpochLog] = field(default_factory=list)
+    best_epoch: int = -1
+    best_score: float = -math.inf
+    seconds: float = 0.0
+    cry_pos_weight: float = 1.0
+    cause_class_weights: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# ------------------------------------------------------------------------------------------------
+# batches
+# ------------------------------------------------------------------------------------------------
+def pad_batch(waves: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Zero-pad 1-D float32 waveforms into ``[B, N_max]`` with their ``lengths`` ``[B]``."""
+    lengths = [int(np.asarray(w).size) for w in waves]
+    out = np.zeros((len(waves), max(lengths)), dtype=np.float32)
+    for i, w in enumerate(waves):
+        out[i, : lengths[i]] = w
+    return torch.from_numpy(out), torch.tensor(lengths, dtype=torch.long)
+
+
+def _training_waves(
+    items: Sequence[Item], crop: int, rng: np.random.Generator, augmenter: Callable | None, positives_only: bool
+) -> list[np.ndarray]:
+    out = []
+    for _, wave, is_cry, _ in items:
+        w = np.asarray(wave, dtype=np.float32)
+        if w.size > crop:
+            w = random_crop(w, crop, rng)
+        if augmenter is not None and (is_cry or not positives_only):
+            w = np.asarray(augmenter(w, rng), dtype=np.float32)
+        out.append(w)
+    return out
+
+
+def _targets(items: Sequence[Item], teacher: TeacherLogits | None, n_causes: int) -> dict[str, torch.Tensor]:
+    b = len(items)
+    t_cry = torch.zeros(b)
+    t_cause = torch.zeros(b, n_causes)
+    has_t = torch.zeros(b, dtype=torch.bool)
+    if teacher is not None:
+        for i, (clip_id, _, _, _) in enumerate(items):
+            got = teacher.get(clip_id)
+            if got is not None:
+                t_cry[i] = float(got[0])
+                t_cause[i] = torch.as_tensor(np.asarray(got[1], dtype=np.float32))
+                has_t[i] = True
+    return {
+        "is_cry": torch.tensor([float(it[2]) for it in items]),
+        "cause": torch.tensor([int(it[3]) for it in items], dtype=torch.long),
+        "teacher_cry": t_cry,
+        "teacher_cause": t_cause,
+        "has_teacher": has_t,
+    }
+
+
+# ------------------------------------------------------------------------------------------------
+# loss
+# ------------------------------------------------------------------------------------------------
+def distillation_loss(
+    cry_logit: torch.Tensor,
+    cause_logits: torch.Tensor,
+    targets: Mapping[str, torch.Tensor],
+    config: DistillConfig,
+    *,
+    distill: bool,
+    pos_weight: torch.Tensor | None = None,
+    cause_weights: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """The training loss (module docstring) and its parts as floats, for logging."""
+    is_cry, cause = targets["is_cry"], targets["cause"]
+    zero = cry_logit.sum() * 0.0
+    hard_cry = F.binary_cross_entropy_with_logits(cry_logit, is_cry, pos_weight=pos_weight)
+    labelled = cause >= 0
+    hard_cause = (
+        F.cross_entropy(cause_logits[labelled], cause[labelled], weight=cause_weights) if labelled.any() else zero
+    )
+    hard = hard_cry + config.cause_loss_weight * hard_cause
+    parts = {"hard_cry": float(hard_cry.detach()), "hard_cause": float(hard_cause.detach())}
+    if not distill:
+        return hard, parts
+    t = config.temperature
+    has_t = targets["has_teacher"]
+    soft_cry = zero
+    if has_t.any():
+        soft_cry = F.binary_cross_entropy_with_logits(
+            cry_logit[has_t] / t, torch.sigmoid(targets["teacher_cry"][has_t] / t)
+        ) * (t * t)
+    kd_mask = has_t & (is_cry > 0.5)
+    soft_cause = zero
+    if kd_mask.any():
+        log_p_student = F.log_softmax(cause_logits[kd_mask] / t, dim=-1)
+        p_teacher = F.softmax(targets["teacher_cause"][kd_mask] / t, dim=-1)
+        soft_cause = F.kl_div(log_p_student, p_teacher, reduction="batchmean") * (t * t)
+    soft = soft_cry + config.cause_loss_weight * soft_cause
+    parts.update(soft_cry=float(soft_cry.detach()), soft_cause=float(soft_cause.detach()))
+    return (1.0 - config.alpha) * hard + config.alpha * soft, parts
+
+
+def loss_weights(items: Sequence[Item], n_causes: int, config: DistillConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """(cry pos_weight [1], cause class weights [K]) from the training items and the config."""
+    pos = sum(1 for it in items if it[2])
+    neg = len(items) - pos
+    if config.cry_pos_weight is not None:
+        pw = float(config.cry_pos_weight)
+    else:
+        pw = (neg / pos) ** config.class_weight_power if pos and neg else 1.0
+    if config.cause_class_weights is not None:
+        if len(config.cause_class_weights) != n_causes:
+            raise ValueError(f"{len(config.cause_class_weights)} cause class weights for {n_causes} causes")
+        cw = torch.tensor(config.cause_class_weights, dtype=torch.float32)
+    else:
+        cw = class_weights([it[3] for it in items], n_causes) ** config.class_weight_power
+        present = cw > 0
+        if present.any():
+            cw = cw / cw[present].mean()
+    return torch.tensor([pw], dtype=torch.float32), cw
+
+
+# ------------------------------------------------------------------------------------------------
+# inference and validation
+# ------------------------------------------------------------------------------------------------
+@torch.no_grad()
+def predict_logits(
+    model: CryStudent, waveforms: Sequence[np.ndarray], batch_size: int = 16
+) -> tuple[np.ndarray, np.ndarray]:
+    """Whole-clip logits ``(cry [N], causes [N, K])``: clips batched by length, padding masked."""
+    model.eval()
+    n = len(waveforms)
+    k = model.config.n_causes
+    cry, causes = np.zeros(n, dtype=np.float32), np.zeros((n, k), dtype=np.float32)
+    order = np.argsort([np.asarray(w).size for w in waveforms], kind="stable")
+    for s in range(0, n, batch_size):
+        idx = order[s : s + batch_size]
+        x, lengths = pad_batch([np.asarray(waveforms[i], dtype=np.float32) for i in idx])
+        c, z = model(x, lengths)
+        cry[idx], causes[idx] = c.numpy(), z.numpy()
+    return cry, causes
+
+
+def predict(model: CryStudent, waveforms: Sequence[np.ndarray], batch_size: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Whole-clip probabilities ``(cry_probability [N], cause_probabilities [N, K])``, as the exported graph gives."""
+    cry, causes = predict_logits(model, waveforms, batch_size)
+    z = causes - causes.max(axis=1, keepdims=True)
+    p = np.exp(z)
+    return 1.0 / (1.0 + np.exp(-cry)), p / p.sum(axis=1, keepdims=True)
+
+
+def validation_loss_score(pos_weight: torch.Tensor, cause_weights: torch.Tensor, batch_size: int = 16) -> ValScore:
+    """The default validation score: minus the hard-label loss on whole validation clips."""
+
+    def score(model: CryStudent, items: Sequence[Item]) -> float:
+        cry, causes = predict_logits(model, [it[1] for it in items], batch_size)
+        targets = _targets(items, None, model.config.n_causes)
+        cfg = DistillConfig(alpha=0.0, progress=False)
+        loss, _ = distillation_loss(
+            torch.from_numpy(cry), torch.from_numpy(causes), targets, cfg,
+            distill=False, pos_weight=pos_weight, cause_weights=cause_weights,
+        )
+        return -float(loss)
+
+    return score
+
+
+# ------------------------------------------------------------------------------------------------
+# training
+# ------------------------------------------------------------------------------------------------
+def _check_items(items: Sequence[Item], n_causes: int, name: str) -> None:
+    if not items:
+        raise ValueError(f"{name} is empty")
+    for clip_id, wave, is_cry, cause in items:
+        if int(is_cry) not in (0, 1):
+            raise ValueError(f"{name}: clip {clip_id!r} has is_cry={is_cry}, want 0 or 1")
+        if not -1 <= int(cause) < n_causes:
+            raise ValueError(f"{name}: clip {clip_id!r} has cause {cause}, want -1..{n_causes - 1}")
+        if np.asarray(wave).ndim != 1 or np.asarray(wave).size == 0:
+            raise ValueError(f"{name}: clip {clip_id!r} needs a non-empty 1-D waveform")
+
+
+def train_student(
+    train_set: Sequence[Item],
+    val_set: Sequence[Item],
+    teacher_outputs: TeacherLogits | None,
+    config: DistillConfig,
+    *,
+    distill: bool = True,
+    augmenter: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+    student_config: StudentConfig | None = None,
+    val_score: ValScore | None = None,
+) -> tuple[CryStudent, TrainHistory]:
+    """Train a :class:`CryStudent`; returns the best-validation model (eval mode) and its history.
+
+    ``teacher_outputs`` may be ``None`` only with ``distill=False``. ``augmenter(wave, rng)`` is
+    called on each training crop (e.g. :class:`export.augment.Augmenter`, built on training-side
+    backgrounds only). ``val_score(model, val_set)``: higher is better; default minus the hard loss.
+    """
+    from tqdm.auto import tqdm
+
+    student_config = student_config or StudentConfig()
+    k = student_config.n_causes
+    _check_items(train_set, k, "train_set")
+    _check_items(val_set, k, "val_set")
+    if distill and not teacher_outputs:
+        raise ValueError("distill=True needs the teacher's cached logits")
+    missing = sum(1 for it in train_set if teacher_outputs is not None and it[0] not in teacher_outputs)
+    if distill and missing == len(train_set):
+        raise ValueError("no training clip has teacher logits: check the clip ids")
+
+    previous_threads = torch.get_num_threads()
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
+    start = time.perf_counter()
+    try:
+        torch.manual_seed(config.seed)
+        rng = np.random.default_rng(config.seed)
+        model = CryStudent(student_config)
+        pos_weight, cause_weights = loss_weights(train_set, k, config)
+        score_fn = val_score or validation_loss_score(pos_weight, cause_weights, config.eval_batch_size)
+        steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
+        opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        sched = torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch, pct_start=0.15
+        )
+        crop = int(round(config.clip_seconds * SAMPLE_RATE))
+        history = TrainHistory(
+            distill=distill, config=config.to_dict(), student_config=student_config.to_dict(),
+            cry_pos_weight=float(pos_weight), cause_class_weights=[float(w) for w in cause_weights],
+        )
+        best_state = copy.deepcopy(model.state_dict())
+        label = "distilled student" if distill else "student"
+        for epoch in range(config.epochs):
+            t0 = time.perf_counter()
+            model.train()
+            order = rng.permutation(len(train_set))
+            sums: dict[str, float] = {}
+            total = 0.0
+            bar = tqdm(range(steps_per_epoch), desc=f"{label} epoch {epoch + 1}/{config.epochs}",
+                       disable=not config.progress, leave=False)
+            for step in bar:
+                batch = [train_set[i] for i in order[step * config.batch_size : (step + 1) * config.batch_size]]
+                x, lengths = pad_batch(_training_waves(batch, crop, rng, augmenter, config.augment_positives_only))
+                targets = _targets(batch, teacher_outputs if distill else None, k)
+                cry_logit, cause_logits = model(x, lengths)
+                loss, parts = distillation_loss(
+                    cry_logit, cause_logits, targets, config,
+                    distill=distill, pos_weight=pos_weight, cause_weights=cause_weights,
+                )
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+                opt.step()
+                sched.step()
+                total += float(loss)
+                for key, v in parts.items():
+                    sums[key] = sums.get(key, 0.0) + v
+                bar.set_postfix(loss=f"{total / (step + 1):.3f}")
+            score = float(score_fn(model, val_set))
+            model.train()
+            history.epochs.append(EpochLog(
+                epoch=epoch, train_loss=total / steps_per_epoch,
+                parts={key: v / steps_per_epoch for key, v in sums.items()},
+                val_score=score, seconds=time.perf_counter() - t0,
+            ))
+            if config.progress:
+                tqdm.write(f"{label} epoch {epoch + 1}: loss {total / steps_per_epoch:.4f} val {score:.4f}")
+            if score > history.best_score:
+                history.best_score, history.best_epoch = score, epoch
+                best_state = copy.deepcopy(model.state_dict())
+            elif epoch - history.best_epoch >= config.patience:
+                break
+        model.load_state_dict(best_state)
+        model.eval()
+        history.seconds = time.perf_counter() - start
+        return model, history
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+__all__ = [
+    "DistillConfig",
+    "EpochLog",
+    "Item",
+    "TrainHistory",
+    "distillation_loss",
+    "loss_weights",
+    "pad_batch",
+    "predict",
+    "predict_logits",
+    "train_student",
+    "validation_loss_score",
+]

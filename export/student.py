@@ -1,0 +1,220 @@
+"""The student: the model that ships. Waveform -> log-mel -> small CNN -> pooling -> two heads.
+
+Why this shape: the teacher (YAMNet, ~3.7M parameters plus heads) is too large for the target (an int8
+file <= 400 KB with its front-end), so a depthwise-separable CNN of < 250k parameters learns from it
+by distillation (``export.distill``). The front-end is the same ``LogMelFrontend`` the teacher uses,
+inside the graph, so one ONNX file maps raw audio to probabilities.
+
+Two details keep the model honest about its input:
+
+* the log-mel is normalised per utterance (mean and standard deviation over all its frames and
+  bands): a gain change is (nearly) an additive constant in the log domain, so the network sees the
+  same input whether the phone held the mic close or far;
+* padded training batches carry ``lengths``; every layer zeroes the padded frames before the next
+  convolution (exactly what the convolution's own zero padding does for a clip alone), the
+  normalisation and the pooling ignore them, so a clip scores the same alone or in a padded batch.
+  Without ``lengths`` (the exported graph) every frame is real and no mask arithmetic is traced.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .frontend import LogMelFrontend, lengths_to_mask, num_frames
+from .pooling import POOLINGS, make_pooling
+
+#: The student's hard limit on parameters (issue 3); tested.
+MAX_PARAMETERS = 250_000
+
+
+@dataclass(frozen=True)
+class StudentConfig:
+    """Architecture knobs. ``blocks`` lists (out_channels, time_stride, mel_stride) per
+    depthwise-separable block; the stem halves the mel axis. Defaults: ~140k parameters,
+    time resolution 8 frames (80 ms) per embedding frame."""
+
+    n_causes: int = 5
+    stem_channels: int = 24
+    blocks: tuple[tuple[int, int, int], ...] = (
+        (32, 2, 2),
+        (64, 2, 2),
+        (64, 1, 1),
+        (128, 2, 2),
+        (128, 1, 1),
+        (160, 1, 2),
+        (160, 1, 1),
+    )
+    pooling: str = "statistic"  # or "attention" (the compared alternative); any of pooling.POOLINGS
+    attention_heads: int = 4
+    dropout: float = 0.2
+    norm_eps: float = 1e-2  # added to the per-utterance variance: silence is not amplified without bound
+
+    def __post_init__(self) -> None:
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"unknown pooling {self.pooling!r}; choose one of {POOLINGS}")
+        if self.n_causes < 1:
+            raise ValueError("n_causes must be >= 1")
+        if not self.blocks:
+            raise ValueError("the student needs at least one block")
+        # tuples survive a JSON round trip as lists; normalise them so configs compare equal
+        object.__setattr__(self, "blocks", tuple(tuple(int(v) for v in b) for b in self.blocks))
+
+    @classmethod
+    def tiny(cls, n_causes: int = 5, pooling: str = "statistic") -> "StudentConfig":
+        """A few-thousand-parameter student for tests and CI smoke runs (same code paths)."""
+        return cls(n_causes=n_causes, stem_channels=8, blocks=((16, 2, 2), (16, 2, 2), (24, 2, 2)), pooling=pooling)
+
+    @property
+    def embed_dim(self) -> int:
+        return self.blocks[-1][0]
+
+    @property
+    def time_strides(self) -> tuple[int, ...]:
+        return (1,) + tuple(b[1] for b in self.blocks)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "StudentConfig":
+        return cls(**d)
+
+
+def _conv_bn_relu(cin: int, cout: int, stride: tuple[int, int], groups: int = 1, kernel: int = 3) -> nn.Sequential:
+    pad = kernel // 2
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, kernel, stride=stride, padding=pad, groups=groups, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+    )
+
+
+class SeparableBlock(nn.Module):
+    """Depthwise 3x3 over (time, mel) then pointwise 1x1: MobileNet's block, ~9x cheaper than a full conv."""
+
+    def __init__(self, cin: int, cout: int, stride: tuple[int, int]) -> None:
+        super().__init__()
+        self.depthwise = _conv_bn_relu(cin, cin, stride, groups=cin)
+        self.pointwise = _conv_bn_relu(cin, cout, (1, 1), kernel=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pointwise(self.depthwise(x))
+
+
+def strided_length(length: torch.Tensor, stride: int) -> torch.Tensor:
+    """Output frames of a kernel-3, padding-1 convolution with ``stride`` over ``length`` frames."""
+    if stride == 1:
+        return length
+    return torch.div(length - 1, stride, rounding_mode="floor") + 1
+
+
+class CryStudent(nn.Module):
+    """forward(waveform [B, N] float32 16 kHz, lengths [B] samples or None) -> (cry_logit [B], cause_logits [B, K])."""
+
+    def __init__(self, config: StudentConfig | None = None) -> None:
+        super().__init__()
+        self.config = config = config or StudentConfig()
+        self.frontend = LogMelFrontend()
+        self.stem = _conv_bn_relu(1, config.stem_channels, (1, 2))
+        layers, cin = [], config.stem_channels
+        for cout, ts, ms in config.blocks:
+            layers.append(SeparableBlock(cin, cout, (ts, ms)))
+            cin = cout
+        self.blocks = nn.ModuleList(layers)
+        self.pool = make_pooling(config.pooling, config.embed_dim, heads=config.attention_heads)
+        self.trunk = nn.Sequential(nn.ReLU(), nn.Dropout(config.dropout))
+        self.cry = nn.Linear(self.pool.out_dim, 1)
+        self.cause = nn.Linear(self.pool.out_dim, config.n_causes)
+
+    # -- lengths ---------------------------------------------------------------------------------
+    @staticmethod
+    def frame_lengths(lengths: torch.Tensor) -> torch.Tensor:
+        """Log-mel frames of each clip, from its length in samples."""
+        return num_frames(lengths.to(torch.long))
+
+    def embedding_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
+        """Frame embeddings of each clip (after every time stride), from its length in samples."""
+        out = self.frame_lengths(lengths)
+        for s in self.config.time_strides:
+            out = strided_length(out, s)
+        return out
+
+    # -- pieces ----------------------------------------------------------------------------------
+    def normalise(self, logmel: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """Per-utterance mean/variance normalisation over frames and bands (padding excluded)."""
+        eps = self.config.norm_eps
+        if mask is None:
+            mean = logmel.mean(dim=(1, 2), keepdim=True)
+            var = (logmel - mean).pow(2).mean(dim=(1, 2), keepdim=True)
+            return (logmel - mean) / torch.sqrt(var + eps)
+        w = mask.unsqueeze(-1).to(logmel.dtype)
+        count = (w.sum(dim=(1, 2), keepdim=True) * logmel.shape[2]).clamp_min(1.0)
+        mean = (logmel * w).sum(dim=(1, 2), keepdim=True) / count
+        var = ((logmel - mean).pow(2) * w).sum(dim=(1, 2), keepdim=True) / count
+        return (logmel - mean) / torch.sqrt(var + eps) * w
+
+    def frame_embeddings(
+        self, waveform: torch.Tensor, lengths: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """waveform [B, N] -> (frame embeddings [B, T', D], mask [B, T'] or None when all frames are real)."""
+        logmel = self.frontend(waveform)  # [B, T, 64]
+        flen = self.frame_lengths(lengths) if lengths is not None else None
+        mask = lengths_to_mask(flen, logmel.shape[1]) if flen is not None else None
+        x = self.normalise(logmel, mask).unsqueeze(1)  # [B, 1, T, 64]
+        layers = [self.stem, *self.blocks]
+        for layer, stride in zip(layers, self.config.time_strides):
+            x = layer(x)
+            if flen is not None:
+                flen = strided_length(flen, stride)
+                mask = lengths_to_mask(flen, x.shape[2])
+                x = x * mask[:, None, :, None].to(x.dtype)
+        return x.mean(dim=3).transpose(1, 2), mask  # pool over mel, keep time: [B, T', C]
+
+    def forward(
+        self, waveform: torch.Tensor, lengths: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        frames, mask = self.frame_embeddings(waveform, lengths)
+        if mask is None:
+            mask = torch.ones_like(frames[..., 0], dtype=torch.bool)
+        h = self.trunk(self.pool(frames, mask))
+        return self.cry(h).squeeze(-1), self.cause(h)
+
+
+def fused_for_export(model: CryStudent) -> CryStudent:
+    """An eval-mode copy with every batch norm folded into the convolution before it.
+
+    Same outputs (to float rounding), fewer graph nodes, and no ``batch_norm`` for ``torch.export``
+    to guard on (it checks for empty inputs, which it cannot decide for the front-end's symbolic
+    frame count).
+    """
+    fused = copy.deepcopy(model).eval()
+    for seq in fused.modules():
+        if isinstance(seq, nn.Sequential) and len(seq) == 3 and isinstance(seq[1], nn.BatchNorm2d):
+            seq[0] = nn.utils.fusion.fuse_conv_bn_eval(seq[0], seq[1])
+            seq[1] = nn.Identity()
+    return fused
+
+
+def save_student(model: CryStudent, path: str | Path) -> Path:
+    """Checkpoint: the config (to rebuild the module) and the weights."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"config": model.config.to_dict(), "state_dict": model.state_dict()}, path)
+    return path
+
+
+def load_student(path: str | Path) -> CryStudent:
+    """Rebuild a :func:`save_student` checkpoint, in eval mode."""
+    ckpt = torch.load(Path(path), map_location="cpu", weights_only=True)
+    model = CryStudent(StudentConfig.from_dict(ckpt["config"]))
+    model.load_state_dict(ckpt["state_dict"])
+    return model.eval()
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Trainable parameters (the number the <= 250k budget is about)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -1,0 +1,294 @@
+"""The student network (export/student.py) and its training loop (export/distill.py).
+
+Random-initialised tiny students and short synthetic audio: every test runs in well under a second
+or two. The batch-norm statistics are set from a few clips first (as training would) so that the
+networks do not collapse to a constant output.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from export.distill import (
+    DistillConfig,
+    distillation_loss,
+    loss_weights,
+    pad_batch,
+    predict,
+    train_student,
+)
+from export.frontend import SAMPLE_RATE
+from export.student import (
+    MAX_PARAMETERS,
+    CryStudent,
+    StudentConfig,
+    count_parameters,
+    fused_for_export,
+    load_student,
+    save_student,
+)
+
+torch.set_num_threads(1)
+
+
+def _tones(n: int, seconds: float, seed: int = 0) -> list[np.ndarray]:
+    """Varied test audio: a tone of random pitch and level in noise of random level."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    return [
+        (rng.uniform(0.05, 0.5) * np.sin(2 * np.pi * rng.uniform(200, 3000) * t)
+         + rng.uniform(0.001, 0.05) * rng.standard_normal(t.size)).astype(np.float32)
+        for _ in range(n)
+    ]
+
+
+def _settled(config: StudentConfig, seed: int = 0) -> CryStudent:
+    """A random student whose batch norms hold statistics of real-ish audio, in eval mode."""
+    torch.manual_seed(seed)
+    model = CryStudent(config)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.momentum = None  # cumulative average over the calls below
+    model.train()
+    with torch.no_grad():
+        model(torch.from_numpy(np.stack(_tones(8, 1.0, seed))))
+    return model.eval()
+
+
+@pytest.mark.parametrize("pooling", ["statistic", "attention"])
+def test_default_student_within_parameter_budget(pooling: str) -> None:
+    n = count_parameters(CryStudent(StudentConfig(pooling=pooling)))
+    assert 50_000 < n <= MAX_PARAMETERS == 250_000
+
+
+@pytest.mark.parametrize("seconds", [0.5, 1.0, 7.3, 60.0])
+def test_forward_shapes_any_length(seconds: float) -> None:
+    model = CryStudent(StudentConfig.tiny(n_causes=3)).eval()
+    batch = 2 if seconds < 60 else 1
+    x = torch.randn(batch, int(seconds * SAMPLE_RATE)) * 0.1
+    with torch.no_grad():
+        cry, causes = model(x)
+    assert cry.shape == (batch,) and causes.shape == (batch, 3)
+    assert torch.isfinite(cry).all() and torch.isfinite(causes).all()
+
+
+def test_default_student_forward_at_contract_extremes() -> None:
+    model = CryStudent().eval()
+    with torch.no_grad():
+        for n in (int(0.5 * SAMPLE_RATE), 60 * SAMPLE_RATE):
+            cry, causes = model(torch.randn(1, n) * 0.1)
+            assert cry.shape == (1,) and causes.shape == (1, 5)
+
+
+@pytest.mark.parametrize("pooling", ["statistic", "attention"])
+def test_padded_batch_equals_each_clip_alone(pooling: str) -> None:
+    model = _settled(StudentConfig.tiny(pooling=pooling))
+    for m in model.modules():  # non-trivial affine batch norms make the check sharper
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.bias.data.uniform_(-0.5, 0.5)
+    clips = [w[:n] for w, n in zip(_tones(4, 2.0, seed=1), (8000, 12345, 20000, 32000))]
+    x, lengths = pad_batch(clips)
+    x[0, 8000:] = 0.7  # loud garbage in the padding must not leak into clip 0
+    with torch.no_grad():
+        cry, causes = model(x, lengths)
+        for i, clip in enumerate(clips):
+            c1, z1 = model(torch.from_numpy(clip)[None])
+            assert torch.allclose(c1[0], cry[i], atol=1e-5)
+            assert torch.allclose(z1[0], causes[i], atol=1e-5)
+
+
+def test_lengths_of_full_clips_change_nothing() -> None:
+    model = _settled(StudentConfig.tiny())
+    x = torch.from_numpy(np.stack(_tones(3, 1.0, seed=2)))
+    with torch.no_grad():
+        a = model(x)
+        b = model(x, torch.full((3,), x.shape[1]))
+    assert torch.allclose(a[0], b[0], atol=1e-5) and torch.allclose(a[1], b[1], atol=1e-5)
+
+
+def test_normalisation_removes_gain() -> None:
+    model = CryStudent(StudentConfig.tiny())
+    x = torch.from_numpy(np.stack(_tones(2, 1.0, seed=3)))
+    with torch.no_grad():
+        ref = model.normalise(model.frontend(x), None)
+        for gain in (0.25, 2.0):
+            out = model.normalise(model.frontend(x * gain), None)
+            assert (out - ref).abs().mean() < 0.02
+        assert abs(float(ref.mean())) < 1e-4 and abs(float(ref.std()) - 1.0) < 0.01
+
+
+def test_fused_copy_matches_and_leaves_original() -> None:
+    model = _settled(StudentConfig.tiny())
+    fused = fused_for_export(model)
+    x = torch.from_numpy(np.stack(_tones(2, 1.0, seed=4)))
+    with torch.no_grad():
+        a, b = model(x), fused(x)
+    assert torch.allclose(a[0], b[0], atol=1e-5) and torch.allclose(a[1], b[1], atol=1e-5)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+
+
+def test_checkpoint_round_trip(tmp_path) -> None:
+    model = _settled(StudentConfig.tiny(n_causes=4, pooling="attention"))
+    back = load_student(save_student(model, tmp_path / "s.pt"))
+    assert back.config == model.config
+    x = torch.from_numpy(np.stack(_tones(2, 1.0, seed=5)))
+    with torch.no_grad():
+        assert torch.equal(model(x)[1], back(x)[1])
+
+
+def test_config_rejects_bad_values() -> None:
+    with pytest.raises(ValueError):
+        StudentConfig(pooling="median")
+    with pytest.raises(ValueError):
+        StudentConfig(n_causes=0)
+    with pytest.raises(ValueError):
+        DistillConfig(alpha=1.5)
+    with pytest.raises(ValueError):
+        DistillConfig(temperature=0)
+
+
+# ------------------------------------------------------------------------------------------------
+# distillation loss
+# ------------------------------------------------------------------------------------------------
+def _targets(b: int, k: int, seed: int = 0) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return {
+        "is_cry": torch.tensor([1.0, 1.0, 0.0, 1.0])[:b],
+        "cause": torch.tensor([0, -1, -1, 2])[:b],
+        "teacher_cry": torch.randn(b, generator=g) * 3,
+        "teacher_cause": torch.randn(b, k, generator=g) * 3,
+        "has_teacher": torch.ones(b, dtype=torch.bool),
+    }
+
+
+def test_loss_alpha_zero_or_no_distill_is_the_hard_loss() -> None:
+    targets = _targets(4, 3)
+    cry, causes = torch.randn(4), torch.randn(4, 3)
+    hard, _ = distillation_loss(cry, causes, targets, DistillConfig(), distill=False)
+    zero_alpha, parts = distillation_loss(cry, causes, targets, DistillConfig(alpha=0.0), distill=True)
+    assert torch.isclose(hard, zero_alpha)
+    assert {"hard_cry", "hard_cause", "soft_cry", "soft_cause"} <= set(parts)
+
+
+def test_soft_cause_term_vanishes_when_student_equals_teacher() -> None:
+    targets = _targets(4, 3)
+    _, parts = distillation_loss(targets["teacher_cry"], targets["teacher_cause"], targets,
+                                 DistillConfig(alpha=1.0, temperature=4.0), distill=True)
+    assert abs(parts["soft_cause"]) < 1e-5
+
+
+def test_distillation_pulls_the_student_towards_the_teacher() -> None:
+    """A few optimiser steps on the distillation loss alone cut the KL to the teacher's causes."""
+    torch.manual_seed(0)
+    tiny = StudentConfig.tiny(n_causes=3)
+    model = CryStudent(StudentConfig(**{**tiny.to_dict(), "dropout": 0.0}))
+    x = torch.from_numpy(np.stack(_tones(4, 0.5, seed=6)))
+    targets = _targets(4, 3, seed=1)
+    config = DistillConfig(alpha=1.0, temperature=2.0)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+
+    def kl() -> float:  # in training mode (batch statistics), as the optimiser sees the model
+        with torch.no_grad():
+            _, z = model(x)
+        mask = targets["is_cry"] > 0
+        p_t = torch.softmax(targets["teacher_cause"][mask], -1)
+        return float(torch.nn.functional.kl_div(torch.log_softmax(z[mask], -1), p_t, reduction="batchmean"))
+
+    model.train()
+    before = kl()
+    for _ in range(15):
+        cry, z = model(x)
+        loss, _ = distillation_loss(cry, z, targets, config, distill=True)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    after = kl()
+    assert after < 0.3 * before
+
+
+def test_loss_weights_follow_class_frequencies() -> None:
+    items = [("a", np.zeros(8), 1, 0)] * 8 + [("b", np.zeros(8), 1, 1)] * 2 + [("c", np.zeros(8), 0, -1)] * 30
+    pw, cw = loss_weights(items, 3, DistillConfig(class_weight_power=1.0))
+    assert float(pw) == pytest.approx(30 / 10)
+    assert float(cw[1]) == pytest.approx(4 * float(cw[0]))  # 4x rarer
+    assert float(cw[2]) == 0.0  # absent class
+    _, cw_half = loss_weights(items, 3, DistillConfig(class_weight_power=0.5))
+    assert float(cw_half[1]) == pytest.approx(2 * float(cw_half[0]))
+
+
+# ------------------------------------------------------------------------------------------------
+# the training loop
+# ------------------------------------------------------------------------------------------------
+def _toy_items(n: int, seed: int) -> list:
+    rng = np.random.default_rng(seed)
+    items = []
+    for i, wave in enumerate(_tones(n, 1.0, seed)):
+        is_cry = i % 2
+        items.append((f"clip{seed}_{i}", wave[: int(rng.integers(8000, 16000))], is_cry, (i // 2) % 3 if is_cry else -1))
+    return items
+
+
+def _toy_teacher(items, seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    return {cid: (float(rng.normal() + 3 * (2 * y - 1)), rng.normal(size=3)) for cid, _, y, _ in items}
+
+
+def test_train_student_runs_seeded_and_keeps_the_best_epoch() -> None:
+    train, val = _toy_items(12, seed=0), _toy_items(6, seed=1)
+    teacher = _toy_teacher(train)
+    config = DistillConfig(epochs=2, batch_size=6, clip_seconds=0.6, progress=False, num_threads=1, lr=1e-2)
+    before = torch.get_num_threads()
+    calls: list[int] = []
+
+    def augment(w: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        calls.append(w.size)
+        return w * np.float32(rng.uniform(0.5, 1.0))
+
+    kwargs = dict(config=config, student_config=StudentConfig.tiny(n_causes=3), augmenter=augment)
+    m1, h1 = train_student(train, val, teacher, **kwargs)
+    m2, h2 = train_student(train, val, teacher, **kwargs)
+    assert torch.get_num_threads() == before
+    assert not m1.training
+    assert len(h1.epochs) == 2 and h1.distill and 0 <= h1.best_epoch < 2
+    assert h1.best_score == max(e.val_score for e in h1.epochs)
+    assert {"soft_cry", "soft_cause"} <= set(h1.epochs[0].parts)
+    assert max(calls) <= int(0.6 * SAMPLE_RATE) and len(calls) == 2 * 2 * len(train)
+    for a, b in zip(m1.state_dict().values(), m2.state_dict().values()):
+        assert torch.equal(a, b)  # same seed, same model
+    cry, causes = predict(m1, [it[1] for it in val])
+    assert cry.shape == (6,) and causes.shape == (6, 3)
+    assert np.allclose(causes.sum(1), 1.0, atol=1e-5)
+
+
+def test_train_without_distillation_needs_no_teacher_and_uses_the_score_function() -> None:
+    train, val = _toy_items(8, seed=2), _toy_items(4, seed=3)
+    scores = iter([0.1, 0.5, 0.2])
+    config = DistillConfig(epochs=3, batch_size=4, clip_seconds=0.6, progress=False, patience=5)
+    model, hist = train_student(train, val, None, config, distill=False,
+                                student_config=StudentConfig.tiny(n_causes=3),
+                                val_score=lambda m, items: next(scores))
+    assert not hist.distill and hist.best_epoch == 1 and hist.best_score == 0.5
+    assert "soft_cry" not in hist.epochs[0].parts
+
+
+def test_early_stopping_after_patience() -> None:
+    train, val = _toy_items(4, seed=4), _toy_items(2, seed=5)
+    config = DistillConfig(epochs=10, batch_size=4, clip_seconds=0.6, progress=False, patience=1)
+    _, hist = train_student(train, val, None, config, distill=False,
+                            student_config=StudentConfig.tiny(n_causes=3), val_score=lambda m, items: 0.0)
+    assert len(hist.epochs) == 2 and hist.best_epoch == 0
+
+
+def test_train_student_rejects_bad_input() -> None:
+    train, val = _toy_items(4, seed=6), _toy_items(2, seed=7)
+    config = DistillConfig(epochs=1, progress=False)
+    tiny = StudentConfig.tiny(n_causes=3)
+    with pytest.raises(ValueError, match="teacher"):
+        train_student(train, val, None, config, distill=True, student_config=tiny)
+    with pytest.raises(ValueError, match="no training clip has teacher logits"):
+        train_student(train, val, {"other": (0.0, np.zeros(3))}, config, student_config=tiny)
+    bad = [("x", train[0][1], 1, 7)]
+    with pytest.raises(ValueError, match="cause"):
+        train_student(bad, val, None, config, distill=False, student_config=tiny)
