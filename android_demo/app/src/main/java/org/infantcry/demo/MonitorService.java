@@ -113,6 +113,9 @@ public final class MonitorService extends Service {
         boolean failed = false;
         try {
             scorer = OrtWindowScorer.fromAssets(getApplicationContext());
+            if (!running) {
+                return; // stopped while the model loaded: do not open the microphone at all
+            }
             final ModelInfo info = scorer.info();
             CryMonitor monitor = new CryMonitor(scorer, info);
             monitor.setWindowListener((start, end, score) -> publishLevel(info, score));
