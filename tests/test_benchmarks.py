@@ -207,17 +207,21 @@ def test_arm_without_a_root_skips_with_the_reason(tmp_path: Path, capsys) -> Non
 
 
 @pytest.mark.slow
-def test_arm_emulated_sdk_matches_x86(toy_run: Path, tmp_path: Path, capsys) -> None:
-    """The SDK under qemu-aarch64 (onnxruntime 1.26.0 aarch64 wheel) gives x86's probabilities."""
+def test_arm_emulated_int8_matches_x86(tmp_path: Path, capsys) -> None:
+    """The SDK under qemu-aarch64 (onnxruntime 1.26.0 aarch64 wheel) gives x86's probabilities for an
+    int8 QDQ CNN (QLinearConv kernels: MLAS NEON vs AVX2), its .ort twin and its fp32 original."""
     from benchmarks.arm import arm_root, main as arm_main, why_unavailable
+    from benchmarks.toys import build_cnn_run
 
     if why := why_unavailable(arm_root()):
         pytest.skip(f"emulated ARM check not run here: {why}")
-    code = arm_main(["--model", str(toy_run / "student_int8.onnx"), "--quick", "--repeats", "1", "--clips", "2",
-                     "--no-usability", "--out", str(tmp_path)])
+    run = build_cnn_run(tmp_path / "run")
+    code = arm_main(["--run-dir", str(run), "--quick", "--repeats", "1", "--clips", "2",
+                     "--no-usability", "--out", str(tmp_path / "out")])
     assert code == 0
-    res = json.loads((tmp_path / "results_arm.json").read_text())
+    res = json.loads((tmp_path / "out" / "results_arm.json").read_text())
     assert res["arm"]["machine"] == "aarch64" and res["arm"]["onnxruntime"] == "1.26.0"
-    assert set(res["parity"]) == {"int8_onnx", "int8_ort"}
+    assert set(res["parity"]) == {"int8_onnx", "int8_ort", "fp32_onnx"}
     assert all(p["max_abs_diff"] <= 1e-3 for p in res["parity"].values())
-    assert "EMULATED" in (tmp_path / "results_arm.md").read_text()
+    assert res["fp32_over_int8"]["arm_emulated"] > 0
+    assert "EMULATED" in (tmp_path / "out" / "results_arm.md").read_text()
