@@ -38,7 +38,7 @@ import numpy as np
 from . import arm_worker
 from .clips import bench_audio, parity_clips, synthetic
 from .machine import machine_info
-from .subjects import FP32_ONNX, REPO, _int8_onnx, find_run_dir
+from .subjects import FP32_ONNX, REPO, locate_int8, find_run_dir
 
 DEFAULT_ROOT = Path.home() / ".cache" / "infantcry" / "arm64-root"
 EMULATED = "EMULATED (QEMU), not a device timing"
@@ -141,7 +141,7 @@ def _models(args: argparse.Namespace, scratch: Path) -> tuple[dict[str, str], bo
         run_dir = None
     else:
         run_dir = find_run_dir(args.run_dir)
-        int8, source, toy = _int8_onnx(run_dir, scratch)
+        int8, source, toy = locate_int8(run_dir, scratch)
     models = {"int8_onnx": str(int8)}
     if int8.with_suffix(".ort").is_file():
         models["int8_ort"] = str(int8.with_suffix(".ort"))

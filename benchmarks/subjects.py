@@ -67,7 +67,7 @@ def find_run_dir(explicit: Path | None) -> Path | None:
     return max(finished, key=lambda p: (p / INT8_ONNX).stat().st_mtime) if finished else None
 
 
-def _int8_onnx(run_dir: Path | None, toy_dir: Path) -> tuple[Path, str, bool]:
+def locate_int8(run_dir: Path | None, toy_dir: Path) -> tuple[Path, str, bool]:
     """Path, provenance and toy flag of the int8 student (see the module docstring)."""
     if run_dir is not None and (run_dir / INT8_ONNX).is_file():
         return run_dir / INT8_ONNX, f"run dir {run_dir}", False
@@ -82,7 +82,7 @@ def _int8_onnx(run_dir: Path | None, toy_dir: Path) -> tuple[Path, str, bool]:
 
 def discover(run_dir: Path | None, toy_dir: Path, *, yamnet: bool = True) -> list[Subject]:
     """Every subject of a desktop run, in table order (int8 first, YAMNet last)."""
-    int8, source, toy = _int8_onnx(run_dir, toy_dir)
+    int8, source, toy = locate_int8(run_dir, toy_dir)
     ort_file = int8.with_suffix(".ort")
     ort_skip = None if ort_file.is_file() else (
         f"no {ort_file.name} beside {int8} (python -m onnxruntime.tools.convert_onnx_models_to_ort)"

@@ -30,6 +30,7 @@ DEBS=(
 # aarch64 wheels: the SDK's four runtime dependencies and what they import.
 WHEELS=("onnxruntime==${ORT_VERSION}" numpy soxr soundfile cffi pycparser typing_extensions)
 
+BUILT=0                       # set when any step did work: only then is the build time recorded
 log() { printf '[build_root %(%H:%M:%S)T] %s\n' -1 "$*"; }
 stamp() { [[ $FORCE == 0 && -f "$ROOT/.stamp-$1" ]]; }
 t0=$(date +%s)
@@ -58,6 +59,7 @@ if ! stamp debs; then
   # Debian's python3.11 finds its stdlib under /usr/lib/python3.11 (QEMU's -L maps it into ROOT).
   ln -sf python3.11 "$ROOT/usr/bin/python3"
   touch "$ROOT/.stamp-debs"
+  BUILT=1
 fi
 
 # 3. aarch64 wheels, unpacked into the root's dist-packages (where Debian's site.py looks). Pin numpy
@@ -86,6 +88,7 @@ for whl in sorted(src.glob("*.whl")):
     print("  unpacked", whl.name)
 PYEOF
   echo "$WANT" > "$ROOT/.stamp-wheels"
+  BUILT=1
 fi
 
 # 4. Smoke test: the emulated interpreter imports everything the SDK needs.
@@ -96,6 +99,8 @@ print("machine", platform.machine(), "python", platform.python_version(), "numpy
       "onnxruntime", onnxruntime.__version__, "soxr", soxr.__version__, "soundfile", soundfile.__version__,
       "libsndfile", soundfile.__libsndfile_version__)'
 elapsed=$(( $(date +%s) - t0 ))
-printf '{"root": "%s", "onnxruntime": "%s", "build_seconds": %d, "built_at": "%s"}\n' \
-  "$ROOT" "$ORT_VERSION" "$elapsed" "$(date -u +%FT%TZ)" > "$ROOT/.build_info.json"
-log "done in ${elapsed}s: $ROOT"
+if [[ $BUILT == 1 || ! -f "$ROOT/.build_info.json" ]]; then
+  printf '{"root": "%s", "onnxruntime": "%s", "build_seconds": %d, "built_at": "%s"}\n' \
+    "$ROOT" "$ORT_VERSION" "$elapsed" "$(date -u +%FT%TZ)" > "$ROOT/.build_info.json"
+fi
+log "done in ${elapsed}s ($([[ $BUILT == 1 ]] && echo built || echo 'already built, verified')): $ROOT"
