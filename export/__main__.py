@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             ctx = ctx or stage_teacher.load_data(run)
             if stage == "teacher":
                 stage_teacher.stage_teacher(run, ctx)
-                stage_student.write_report(run)  # the teacher's report stands on its own
+                stage_student.write_full_report(run)  # the teacher's report stands on its own
             elif stage == "student":
                 stage_student.stage_student(run, ctx)
             elif stage == "export":

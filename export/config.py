@@ -36,7 +36,7 @@ class PipelineConfig:
     data: DataConfig = field(default_factory=DataConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     student: StudentConfig = field(default_factory=StudentConfig)
-    distill: DistillConfig = field(default_factory=DistillConfig)
+    distill: DistillConfig = field(default_factory=lambda: DistillConfig(clip_seconds=2.0))  # crops = the SDK's window
     export: ExportConfig = field(default_factory=ExportConfig)
     tiny: bool = False  # a handful of clips and one epoch: CI's end-to-end smoke run
     tiny_clips_per_side: int = 12
@@ -84,7 +84,6 @@ def tiny_overrides() -> dict:
     return {
         "tiny": True,
         "n_boot": 50,
-        "pooling_ablation": ["mean", "statistic"],
         "cross_validation": True,
         "data": {"n_folds": 2},
         "teacher": {"epochs": 2, "augment_copies": 1},

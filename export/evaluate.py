@@ -75,6 +75,9 @@ def detection_section(ev: EvalSet, scores: Scores, threshold: float, n_boot: int
     out = metrics.detection_metrics(ev.det_y, p, threshold, neg_durations_s=ev.det_durations[neg])
     f1 = lambda y, q: metrics.detection_metrics(y, q, threshold)["f1"]  # noqa: E731
     out["ci95"] = {"f1": metrics.bootstrap_ci(f1, ev.det_y, p, groups=ev.det_groups, n_boot=n_boot, seed=seed)}
+    fpr, tpr, _ = metrics.roc_curve(ev.det_y, p)
+    keep = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), 200)).astype(int))  # enough points for a plot
+    out["roc"] = {"fpr": fpr[keep].tolist(), "tpr": tpr[keep].tolist()}
     return out
 
 

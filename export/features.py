@@ -37,7 +37,7 @@ class FeatureExtractor:
     @torch.no_grad()
     def patches(self, wave: np.ndarray) -> torch.Tensor:
         """[P, 96, 64] log-mel patches of one clip (at least one; the tail is padded)."""
-        logmel = self.frontend(torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))[None])
+        logmel = self.frontend(torch.from_numpy(np.array(wave, dtype=np.float32))[None])
         return frames_to_patches(logmel, hop_frames=self.hop_frames)[0]
 
     @torch.no_grad()

@@ -11,7 +11,8 @@ YAMNet's documented front-end, reproduced exactly:
 * patches of 96 frames (0.96 s) with a hop of 48 frames for the YAMNet network.
 
 Two implementations of the same formula live here: :func:`log_mel_reference` (float64 numpy with
-``np.fft.rfft``, the specification) and :class:`LogMelFrontend` (float32 torch, exportable).
+``np.fft.rfft``, the specification) and :class:`LogMelFrontend` (torch, float32 in and out,
+exportable to ONNX).
 
 Why the torch module looks the way it does:
 
@@ -21,15 +22,15 @@ Why the torch module looks the way it does:
   bins that carry mel weight (5..239, 156-7469 Hz) are computed: the others are multiplied by
   exactly zero in the mel matrix. The mel matrix is applied as per-bin interpolation weights and
   two cumulative sums (see :func:`_mel_plan`);
-* no large constant anywhere: the window, DFT factors and mel weights are about 4,300 numbers in
-  all, built *inside* ``forward`` from ``arange``/``sin`` (so an exported graph holds Range/Mod/Sin
-  nodes that onnxruntime constant-folds at load). Even an exporter or optimizer that folds them
-  into the file stores ~20 KB, where a dense DFT basis and mel matrix would be ~800 KB;
+* no large constant anywhere: the window, DFT factors and mel weights are about 4,000 numbers in
+  all, built *inside* ``forward`` from ``arange``/``sin`` (so an exported graph can hold Range/Sin
+  nodes that onnxruntime constant-folds at load). An exporter or optimizer that folds them into
+  the file stores ~32 KB (float64), where a dense DFT basis and mel matrix would be ~800 KB;
 * constants are computed in float64 from *integer* angle indices reduced modulo the period
   (``k * n mod 512``), so no precision is lost to large float angles. ``cos`` is a
   quarter-period-shifted ``sin`` because onnxruntime has no float64 ``Cos``;
 * the arithmetic runs in float64 by default (input and output are float32). In float32 the DFT's
-  rounding error is about 1e-7 of the frame's energy in *every* bin, which is up to 1e-3 in log-mel
+  rounding error is about 1e-7 of the frame's magnitude in *every* bin, which is up to 1e-3 in log-mel
   for a loud clip with near-empty bands (8 kHz uploads have nothing above 4 kHz): outside the 1e-4
   parity with the reference. float64 costs ~2.5x in torch and ~1.5x in onnxruntime (about 2 ms per
   second of audio there); ``LogMelFrontend(torch.float32)`` is available where speed matters more;

@@ -55,6 +55,8 @@ COMPRESSION_ROWS = {
     "distilled_student": "distilled student",
     "quantized_dynamic": "quantized (dynamic)",
     "distilled_quantized_static_int8": "distilled + quantized (static int8)",
+    "distilled_quantized_dynamic": "distilled + quantized (dynamic)",
+    "distilled_student_attention_pooling": "distilled student, attention pooling (fp32)",
 }
 
 _MISSING = object()

@@ -23,11 +23,11 @@ from infantcry_sdk import CryClassifier
 from . import metrics
 from .augment import Augmenter
 from .data import background_clips
-from .distill import DistillConfig, StudentItem, train_student
+from .distill import Item, predict as student_predict, train_student
 from .evaluate import EvalSet, Scores, choose_cause_min_confidence, choose_detection_threshold, evaluate
 from .onnx_export import export_student_onnx, metadata_for, read_metadata, save_sealed, set_metadata
 from .pipeline import REPO, Run
-from .quantize import quantize_dynamic_int8, quantize_static_int8, to_ort
+from .quantize import QuantizeError, quantize_dynamic_int8, quantize_static_int8, to_ort
 from .report import validate_report, write_report
 from .stage_teacher import DataContext
 from .student import CryStudent, StudentConfig, count_parameters
@@ -42,13 +42,27 @@ LICENCES = {
 
 
 # ---------------------------------------------------------------------------------------- student
-def _student_items(ctx: DataContext, side: str) -> list[StudentItem]:
+def _student_items(ctx: DataContext, side: str) -> list[Item]:
+    """(clip_id, waveform, is_cry, cause index or -1) for every clip with a verified cry label."""
     index = {lab: i for i, lab in enumerate(ctx.labels)}
     clips = [c for c in ctx.side(side) if c.is_cry is not None]
-    return [
-        StudentItem(c.clip_id, w, int(c.is_cry), index.get(c.cause, -1) if c.cause else -1)
-        for c, w in zip(clips, ctx.waves(clips))
-    ]
+    return [(c.clip_id, w, int(c.is_cry), index.get(c.cause, -1) if c.cause else -1) for c, w in zip(clips, ctx.waves(clips))]
+
+
+def _val_score(labels: Sequence[str]):
+    """Early stopping on validation, as for the teacher: detection AUC + cause balanced accuracy."""
+
+    def score(model, items: Sequence[Item]) -> float:
+        cry, causes = student_predict(model, [it[1] for it in items])
+        y = np.array([it[2] for it in items])
+        auc = metrics.roc_auc(y, cry)
+        with_cause = np.array([it[3] >= 0 for it in items])
+        ba = 0.0
+        if with_cause.any():
+            ba = metrics.cause_metrics(np.array([it[3] for it in items])[with_cause], causes[with_cause], labels)["balanced_accuracy"]
+        return float(np.nan_to_num(auc) + np.nan_to_num(ba))
+
+    return score
 
 
 def _teacher_targets(run: Run) -> dict[str, tuple[float, np.ndarray]]:
@@ -70,11 +84,14 @@ def stage_student(run: Run, ctx: DataContext) -> dict:
         variants["distilled_attention"] = (StudentConfig(**{**scfg.to_dict(), "pooling": "attention"}), True)
     for name, (sc, distill) in variants.items():
         aug = Augmenter(noise, seed=cfg.distill.seed)
-        model, history = train_student(train, val, targets, cfg.distill, student_config=sc, distill=distill, augmenter=aug)
+        model, history = train_student(
+            train, val, targets, cfg.distill, student_config=sc, distill=distill, augmenter=aug, val_score=_val_score(ctx.labels)
+        )
         path = run.path(f"student_{name}.pt")
-        torch.save({"state": model.state_dict(), "config": sc.to_dict(), "history": history, "distill": distill}, path)
+        torch.save({"state": model.state_dict(), "config": sc.to_dict(), "history": history.to_dict(), "distill": distill}, path)
         outputs.append(path)
-        info[name] = {"parameters": count_parameters(model), "epochs": len(history), "pooling": sc.pooling}
+        info[name] = {"parameters": count_parameters(model), "epochs": len(history.epochs), "best_epoch": history.best_epoch,
+                      "best_val_score": history.best_score, "seconds": round(history.seconds, 1), "pooling": sc.pooling}
     run.record("student", outputs, time.time() - t0, info)
     return info
 
@@ -159,16 +176,22 @@ def stage_export(run: Run, ctx: DataContext) -> dict:
     best, best_score = None, -np.inf
     for method in e.calibration_methods:
         path = run.path(f"student_distilled_int8_{method}.onnx")
-        quantize_static_int8(
-            run.path("student_distilled_fp32.onnx"), path, calib, method,
-            window_seconds=e.window_seconds, max_windows=e.calibration_windows, seed=cfg.data.seed,
-        )
+        try:
+            quantize_static_int8(
+                run.path("student_distilled_fp32.onnx"), path, calib, method,
+                window_seconds=e.window_seconds, max_windows=e.calibration_windows, seed=cfg.data.seed,
+            )
+        except QuantizeError as exc:  # reported, and the other methods still compete
+            info["calibration"][method] = {"error": str(exc)}
+            continue
         s = val.scores(path, cfg.threads)
         auc = float(np.nan_to_num(metrics.roc_auc(val.ev.det_y, s.select(val.ev.det_ids).cry_probability)))
         info["calibration"][method] = {"val_detection_auc": auc, "bytes": path.stat().st_size}
         outputs.append(path)
         if auc > best_score + 1e-9:
             best, best_score = method, auc
+    if best is None:
+        raise QuantizeError(f"every calibration method failed: {info['calibration']}")
     info["calibration_chosen"] = best
     for name in ("distilled", "plain"):
         res = quantize_dynamic_int8(run.path(f"student_{name}_fp32.onnx"), run.path(f"student_{name}_int8_dynamic.onnx"))

@@ -6,6 +6,7 @@ are trained the same way on the same cached features, so every row of the report
 """
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -172,6 +173,12 @@ def _val_score(ev: EvalSet, labels: Sequence[str]):
     return score
 
 
+def _make_head(ctx: DataContext, config: TeacherConfig, trainable_blocks=None, in_dim: int = 1024) -> TeacherHead:
+    """A fresh head; the backbone blocks it fine-tunes are a copy, so every run starts from YAMNet."""
+    blocks = copy.deepcopy(trainable_blocks) if trainable_blocks is not None else None
+    return TeacherHead(in_dim, len(ctx.labels), config, blocks)
+
+
 @dataclass
 class TrainedHead:
     head: TeacherHead
@@ -187,16 +194,7 @@ def _fit_and_measure(
     ev_val: EvalSet, ev_test: EvalSet, n_boot: int, trainable_blocks=None, in_dim: int = 1024,
 ) -> TrainedHead:
     labels = ctx.labels
-
-    def make() -> TeacherHead:
-        blocks = None
-        if trainable_blocks is not None:
-            import copy
-
-            blocks = copy.deepcopy(trainable_blocks)
-        return TeacherHead(in_dim, len(labels), config, blocks)
-
-    head, history = train_head(make, train, val, config, _val_score(ev_val, labels))
+    head, history = train_head(lambda: _make_head(ctx, config, trainable_blocks, in_dim), train, val, config, _val_score(ev_val, labels))
     val_s, test_s = _scores(predict(head, val, config)), _scores(predict(head, test, config))
     thr = choose_detection_threshold(ev_val, val_s)
     conf = choose_cause_min_confidence(ev_val, val_s)
@@ -299,8 +297,8 @@ def stage_teacher(run: Run, ctx: DataContext) -> dict:
             tr += [a for i in fold_train for a in aug_of.get(i, [])]
             va = [dev_items[i] for i in fold_val if i in dev_items]
             ev = ctx.eval_set([ctx.by_id[i] for i in fold_val])
-            r = _fit_and_measure(ctx, tr, [], va, tc, ev, ev, min(cfg.n_boot, 100), tail)
-            res = evaluate(ev, _scores(predict(r.head, va, tc)), main.threshold, ctx.labels, 0)
+            head, _ = train_head(lambda: _make_head(ctx, tc, tail), tr, [], tc, _val_score(ev, ctx.labels), progress=False)
+            res = evaluate(ev, _scores(predict(head, va, tc)), main.threshold, ctx.labels, 0)
             cv.append(_brief(res))
     cv_summary = metrics.summarize_folds(cv) if cv else {}
 
@@ -314,7 +312,8 @@ def stage_teacher(run: Run, ctx: DataContext) -> dict:
         cry_logit=np.concatenate([dev_out.cry_logit, test_out.cry_logit]).astype(np.float32),
         cause_logits=np.concatenate([dev_out.cause_logits, test_out.cause_logits]).astype(np.float32),
     )
-    yamnet_params = sum(p.numel() for p in yamnet.parameters())
+    # The AudioSet classifier layer is not part of the teacher (only its cry scores feed a baseline).
+    yamnet_params = sum(p.numel() for p in yamnet.parameters()) - sum(p.numel() for p in yamnet.classifier.parameters())
     head_params = sum(p.numel() for p in main.head.parameters())
     frozen_params = yamnet_params - (sum(p.numel() for p in tail.parameters()) if tail is not None else 0)
     teacher_path = run.path("teacher.pt")

@@ -245,7 +245,7 @@ def train_head(
             nn.utils.clip_grad_norm_(head.parameters(), 5.0)
             opt.step()
             sched.step()
-            total += float(loss)
+            total += float(loss.detach())
         val_score = score(predict(head, val, config), val) if val else -float(total)
         history.append({"epoch": epoch, "loss": total / steps_per_epoch, "val_score": val_score})
         if val_score > best:

@@ -251,7 +251,11 @@ def load_model(path: str | Path | None = None, *, threads: int = 1) -> LoadedMod
     except Exception as exc:
         raise _bad(p, f"onnxruntime cannot load it ({type(exc).__name__}: {str(exc).strip()[:300]})") from exc
     _check_graph(session, p)
-    meta = parse_metadata(dict(session.get_modelmeta().custom_metadata_map), p)
+    try:
+        raw_meta = dict(session.get_modelmeta().custom_metadata_map)
+    except Exception as exc:  # e.g. UnicodeDecodeError from a corrupted metadata string
+        raise _bad(p, f"its metadata cannot be read ({type(exc).__name__}); the file is corrupted") from exc
+    meta = parse_metadata(raw_meta, p)
     if not integrity.verify(data, meta.file_sha256):
         raise ModelError(
             f"model file {p} is tampered or corrupted: its bytes do not match its sealed SHA-256. "
