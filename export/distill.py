@@ -349,7 +349,7 @@ def train_student(
                 nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
                 opt.step()
                 sched.step()
-                total += float(loss)
+                total += float(loss.detach())
                 for key, v in parts.items():
                     sums[key] = sums.get(key, 0.0) + v
                 bar.set_postfix(loss=f"{total / (step + 1):.3f}")

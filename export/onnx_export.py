@@ -15,10 +15,9 @@ constants fold, the basis stays a handful of nodes that onnxruntime folds when i
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -251,7 +250,8 @@ def to_onnx_proto(model: nn.Module, opset: int = DEFAULT_OPSET, fold_limit: int 
     example[:, ::7] = 0.1
     dyn = torch.export.Dim.DYNAMIC
     try:
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # torch.export internals (LeafSpec deprecation)
             program = torch.onnx.export(
                 wrapper,
                 (example,),
@@ -308,11 +308,6 @@ def export_student_onnx(
         opset=max(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")),
         parameters=sum(p.numel() for p in model.parameters()),
     )
-
-
-def file_sha256(path: str | Path) -> str:
-    """Plain SHA-256 of a file's bytes (for reports; not the sealed integrity value)."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 __all__ = [

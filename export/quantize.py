@@ -182,12 +182,16 @@ def _preprocess(fp32_path: Path, out_path: Path) -> None:
     dropped if it cannot follow the front-end's shape arithmetic."""
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    try:
-        with _quiet_logger("onnxruntime.tools.symbolic_shape_infer"):  # chatter about undecidable sizes
-            quant_pre_process(str(fp32_path), str(out_path), skip_optimization=True)
-    except Exception as exc:  # symbolic shape inference is best effort
-        log.info("symbolic shape inference failed (%s); pre-processing with ONNX shape inference only", exc)
-        quant_pre_process(str(fp32_path), str(out_path), skip_optimization=True, skip_symbolic_shape=True)
+    # quant_pre_process leaves sym_shape_infer_temp.onnx and <uuid>.data files in the working
+    # directory: run it from a scratch one.
+    fp32, out = str(Path(fp32_path).resolve()), str(Path(out_path).resolve())
+    with tempfile.TemporaryDirectory(prefix="infantcry-qpre-") as scratch, contextlib.chdir(scratch):
+        try:
+            with _quiet_logger("onnxruntime.tools.symbolic_shape_infer"):  # chatter about undecidable sizes
+                quant_pre_process(fp32, out, skip_optimization=True)
+        except Exception as exc:  # symbolic shape inference is best effort
+            log.info("symbolic shape inference failed (%s); pre-processing with ONNX shape inference only", exc)
+            quant_pre_process(fp32, out, skip_optimization=True, skip_symbolic_shape=True)
 
 
 @contextlib.contextmanager
@@ -443,9 +447,11 @@ def to_ort(
         old = os.environ.get("ORT_CONVERT_ONNX_MODELS_TO_ORT_OPTIMIZATION_LEVEL")
         os.environ["ORT_CONVERT_ONNX_MODELS_TO_ORT_OPTIMIZATION_LEVEL"] = optimization_level
         try:
-            convert_onnx_models_to_ort(
-                src, output_dir=out_dir, optimization_styles=[OptimizationStyle.Fixed], target_platform=target_platform
-            )
+            with _quiet_stdout():  # the tool narrates every step with print()
+                convert_onnx_models_to_ort(
+                    src, output_dir=out_dir, optimization_styles=[OptimizationStyle.Fixed],
+                    target_platform=target_platform,
+                )
         finally:
             if old is None:
                 os.environ.pop("ORT_CONVERT_ONNX_MODELS_TO_ORT_OPTIMIZATION_LEVEL", None)

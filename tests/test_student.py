@@ -32,7 +32,7 @@ from export.student import (
 torch.set_num_threads(1)
 
 
-def _tones(n: int, seconds: float, seed: int = 0) -> list[np.ndarray]:
+def tones(n: int, seconds: float, seed: int = 0) -> list[np.ndarray]:
     """Varied test audio: a tone of random pitch and level in noise of random level."""
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
@@ -43,7 +43,7 @@ def _tones(n: int, seconds: float, seed: int = 0) -> list[np.ndarray]:
     ]
 
 
-def _settled(config: StudentConfig, seed: int = 0) -> CryStudent:
+def settled_student(config: StudentConfig, seed: int = 0) -> CryStudent:
     """A random student whose batch norms hold statistics of real-ish audio, in eval mode."""
     torch.manual_seed(seed)
     model = CryStudent(config)
@@ -52,7 +52,7 @@ def _settled(config: StudentConfig, seed: int = 0) -> CryStudent:
             m.momentum = None  # cumulative average over the calls below
     model.train()
     with torch.no_grad():
-        model(torch.from_numpy(np.stack(_tones(8, 1.0, seed))))
+        model(torch.from_numpy(np.stack(tones(8, 1.0, seed))))
     return model.eval()
 
 
@@ -83,11 +83,11 @@ def test_default_student_forward_at_contract_extremes() -> None:
 
 @pytest.mark.parametrize("pooling", ["statistic", "attention"])
 def test_padded_batch_equals_each_clip_alone(pooling: str) -> None:
-    model = _settled(StudentConfig.tiny(pooling=pooling))
+    model = settled_student(StudentConfig.tiny(pooling=pooling))
     for m in model.modules():  # non-trivial affine batch norms make the check sharper
         if isinstance(m, torch.nn.BatchNorm2d):
             m.bias.data.uniform_(-0.5, 0.5)
-    clips = [w[:n] for w, n in zip(_tones(4, 2.0, seed=1), (8000, 12345, 20000, 32000))]
+    clips = [w[:n] for w, n in zip(tones(4, 2.0, seed=1), (8000, 12345, 20000, 32000))]
     x, lengths = pad_batch(clips)
     x[0, 8000:] = 0.7  # loud garbage in the padding must not leak into clip 0
     with torch.no_grad():
@@ -99,8 +99,8 @@ def test_padded_batch_equals_each_clip_alone(pooling: str) -> None:
 
 
 def test_lengths_of_full_clips_change_nothing() -> None:
-    model = _settled(StudentConfig.tiny())
-    x = torch.from_numpy(np.stack(_tones(3, 1.0, seed=2)))
+    model = settled_student(StudentConfig.tiny())
+    x = torch.from_numpy(np.stack(tones(3, 1.0, seed=2)))
     with torch.no_grad():
         a = model(x)
         b = model(x, torch.full((3,), x.shape[1]))
@@ -109,7 +109,7 @@ def test_lengths_of_full_clips_change_nothing() -> None:
 
 def test_normalisation_removes_gain() -> None:
     model = CryStudent(StudentConfig.tiny())
-    x = torch.from_numpy(np.stack(_tones(2, 1.0, seed=3)))
+    x = torch.from_numpy(np.stack(tones(2, 1.0, seed=3)))
     with torch.no_grad():
         ref = model.normalise(model.frontend(x), None)
         for gain in (0.25, 2.0):
@@ -119,9 +119,9 @@ def test_normalisation_removes_gain() -> None:
 
 
 def test_fused_copy_matches_and_leaves_original() -> None:
-    model = _settled(StudentConfig.tiny())
+    model = settled_student(StudentConfig.tiny())
     fused = fused_for_export(model)
-    x = torch.from_numpy(np.stack(_tones(2, 1.0, seed=4)))
+    x = torch.from_numpy(np.stack(tones(2, 1.0, seed=4)))
     with torch.no_grad():
         a, b = model(x), fused(x)
     assert torch.allclose(a[0], b[0], atol=1e-5) and torch.allclose(a[1], b[1], atol=1e-5)
@@ -130,10 +130,10 @@ def test_fused_copy_matches_and_leaves_original() -> None:
 
 
 def test_checkpoint_round_trip(tmp_path) -> None:
-    model = _settled(StudentConfig.tiny(n_causes=4, pooling="attention"))
+    model = settled_student(StudentConfig.tiny(n_causes=4, pooling="attention"))
     back = load_student(save_student(model, tmp_path / "s.pt"))
     assert back.config == model.config
-    x = torch.from_numpy(np.stack(_tones(2, 1.0, seed=5)))
+    x = torch.from_numpy(np.stack(tones(2, 1.0, seed=5)))
     with torch.no_grad():
         assert torch.equal(model(x)[1], back(x)[1])
 
@@ -184,7 +184,7 @@ def test_distillation_pulls_the_student_towards_the_teacher() -> None:
     torch.manual_seed(0)
     tiny = StudentConfig.tiny(n_causes=3)
     model = CryStudent(StudentConfig(**{**tiny.to_dict(), "dropout": 0.0}))
-    x = torch.from_numpy(np.stack(_tones(4, 0.5, seed=6)))
+    x = torch.from_numpy(np.stack(tones(4, 0.5, seed=6)))
     targets = _targets(4, 3, seed=1)
     config = DistillConfig(alpha=1.0, temperature=2.0)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
@@ -224,7 +224,7 @@ def test_loss_weights_follow_class_frequencies() -> None:
 def _toy_items(n: int, seed: int) -> list:
     rng = np.random.default_rng(seed)
     items = []
-    for i, wave in enumerate(_tones(n, 1.0, seed)):
+    for i, wave in enumerate(tones(n, 1.0, seed)):
         is_cry = i % 2
         items.append((f"clip{seed}_{i}", wave[: int(rng.integers(8000, 16000))], is_cry, (i // 2) % 3 if is_cry else -1))
     return items
