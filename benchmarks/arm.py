@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
-import logging
 import os
 import re
 import shutil
@@ -76,39 +75,23 @@ def run_emulated(job: dict, root: Path, timeout_s: float) -> tuple[dict, float]:
 
 
 def mobile_usability(path: Path) -> dict:
-    """onnxruntime's mobile usability check (NNAPI / CoreML partitioning), summarized per EP."""
-    from onnxruntime.tools.mobile_helpers import usability_checker
+    """The export pipeline's mobile usability verdict (:func:`export.quantize.mobile_usability`),
+    plus, per execution provider, the operators its checker reported as unsupported."""
+    from export.quantize import mobile_usability as verdict_of
 
-    lines: list[str] = []
-
-    class _Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            lines.append(record.getMessage())
-
-    logger = logging.getLogger("infantcry.usability")
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    handler = _Keep()
-    logger.addHandler(handler)
-    try:
-        try_eps = usability_checker.analyze_model(Path(path), skip_optimize=False, logger=logger)
-    finally:
-        logger.removeHandler(handler)
+    verdict = verdict_of(path)
     eps: dict[str, dict] = {}
     current = None
-    for line in lines:
+    for line in verdict.get("log", []):
         if m := re.match(r"Checking (NNAPI|CoreML \w+)$", line):
             current = eps.setdefault(m.group(1), {})
-        elif current is not None:
-            if m := re.match(r"Model should perform well with .+ as is: (\w+)", line):
-                current["as_is"] = m.group(1)
-            elif m := re.match(r"Model should perform well with .+ fixed input shapes: (\w+)", line):
-                current["with_fixed_shapes"] = m.group(1)
-            elif "Unsupported ops:" in line and "unsupported_ops" not in current:
-                current["unsupported_ops"] = line.split("Unsupported ops:", 1)[1].strip().split(",")
-            elif "nodes can be handled" in line and "partitions" not in current:
-                current["partitions"] = line.strip()
-    return {"try_nnapi_or_coreml": bool(try_eps), "eps": eps, "log": lines}
+        elif current is not None and "Unsupported ops:" in line and "unsupported_ops" not in current:
+            current["unsupported_ops"] = line.split("Unsupported ops:", 1)[1].strip().split(",")
+    for ep, d in eps.items():
+        key = ep.lower().replace(" ", "_")
+        d["as_is"] = verdict.get(key, "?")
+        d["with_fixed_shapes"] = verdict.get(key + "_fixed_shapes", "–")
+    return {**verdict, "eps": eps}
 
 
 def _max_diff(a: dict, b: dict) -> float:
@@ -213,6 +196,9 @@ def markdown(res: dict) -> str:
     for ep, d in u["eps"].items():
         lines.append(f"- {ep}: as is {d.get('as_is', '?')}, with fixed shapes {d.get('with_fixed_shapes', '–')}; "
                      f"unsupported ops: {', '.join(d.get('unsupported_ops', [])) or 'none'}")
+    if res.get("required_operators_config"):
+        ops = [ln for ln in res["required_operators_config"].splitlines() if ln and not ln.startswith("#")]
+        lines.append("- reduced-build operator config (`required_operators.config` beside the model): " + "; ".join(ops))
     lines += [
         "- CPU EP (what the SDK and the Android demo use): runs every operator above in the standard ORT Mobile "
         "packages; the `.ort` file loads and agrees on ARM (parity table).",
@@ -265,6 +251,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         int8 = Path(models["int8_onnx"])  # counted while a toy's scratch folder still exists
         one, seven = onnx_graph_stats(int8, 16000), onnx_graph_stats(int8, len(audio.clip))
         usability = {"eps": {}, "log": [], "skipped": "--no-usability"} if args.no_usability else mobile_usability(int8)
+        config = int8.parent / "required_operators.config"  # written by the .ort conversion
+        required_ops = config.read_text() if config.is_file() else None
     par = parity(x86, arm, args.tolerance)
     timing = {
         k: {
@@ -304,6 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "fp32_skip": None if ratio else f"no {FP32_ONNX} found (pass --fp32 or --run-dir)",
         "graph": {"window": one.to_dict(), "clip": seven.to_dict(), "macs_per_audio_second": seven.macs / audio.clip_seconds},
         "usability": usability,
+        "required_operators_config": required_ops,
         "emulated_wall_s": wall,
         "x86_raw": x86,
         "arm_raw": arm,

@@ -2,7 +2,8 @@
 
 Builds a contract-conforming ``.onnx`` with :func:`export.toy_model.build_toy_model` (``kind="band"``:
 a small DFT MatMul, so there is real arithmetic to time) and its ``.ort`` twin, both sealed, so the
-``.ort`` code paths of the SDK and the benchmarks run too.
+``.ort`` code paths of the SDK and the benchmarks run too; and an int8 QDQ CNN stand-in with its
+fp32 original (:func:`build_cnn_run`) for int8 kernel parity and int8/fp32 speed.
 """
 from __future__ import annotations
 
@@ -14,39 +15,20 @@ import numpy as np
 from .subjects import INT8_ONNX
 
 
-def to_ort(onnx_path: Path, ort_path: Path) -> Path:
-    """Convert an UNSEALED ``.onnx`` to ``.ort`` with onnxruntime, then seal the ``.ort``.
+def to_ort(onnx_path: Path) -> Path:
+    """The sealed ``.ort`` twin of a sealed ``.onnx``, converted exactly as the export pipeline does
+    (:func:`export.quantize.to_ort`: the official converter, fixed style, all optimizations)."""
+    from export.quantize import to_ort as pipeline_to_ort
 
-    As ``python -m onnxruntime.tools.convert_onnx_models_to_ort`` does by default (fixed style): all
-    graph optimizations (so QDQ pairs are fused into int8 kernels, as when the .onnx loads) except
-    the x86-only NCHWc layout transformer, so the file runs on ARM too.
-    """
-    import onnxruntime as ort
-
-    from infantcry_sdk import integrity
-
-    opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    opts.optimized_model_filepath = str(ort_path)
-    opts.add_session_config_entry("session.save_model_format", "ORT")
-    opts.log_severity_level = 3
-    ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"], disabled_optimizers=["NchwcTransformer"])
-    integrity.seal(ort_path)
-    return ort_path
+    return pipeline_to_ort(onnx_path, check_usability=False).path
 
 
 def build_toy_pair(folder: Path, *, bloat_bytes: int = 0, name: str = INT8_ONNX) -> tuple[Path, Path]:
     """Write ``folder/name`` (.onnx) and its ``.ort``, both sealed; returns both paths."""
     from export.toy_model import build_toy_model
 
-    from infantcry_sdk import integrity
-
-    folder.mkdir(parents=True, exist_ok=True)
-    onnx_path = folder / name
-    build_toy_model(onnx_path, kind="band", bloat_bytes=bloat_bytes, seal=False)
-    to_ort(onnx_path, onnx_path.with_suffix(".ort"))
-    integrity.seal(onnx_path)
-    return onnx_path, onnx_path.with_suffix(".ort")
+    onnx_path = build_toy_model(folder / name, kind="band", bloat_bytes=bloat_bytes)
+    return onnx_path, to_ort(onnx_path)
 
 
 # ------------------------------------------------------------------------- an int8 CNN stand-in
@@ -131,7 +113,6 @@ def build_cnn_run(
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
     from export.toy_model import rewrite_metadata, toy_metadata
-    from infantcry_sdk import integrity
 
     folder.mkdir(parents=True, exist_ok=True)
     meta = toy_metadata(
@@ -156,9 +137,7 @@ def build_cnn_run(
     q = folder / "_cnn_q.onnx"
     quantize_static(str(raw), str(q), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                     activation_type=QuantType[activations], weight_type=QuantType[weights], reduce_range=reduce_range)
-    int8 = rewrite_metadata(q, folder / INT8_ONNX, meta, seal=False)
-    to_ort(int8, int8.with_suffix(".ort"))
-    integrity.seal(int8)
+    to_ort(rewrite_metadata(q, folder / INT8_ONNX, meta))
     raw.unlink()
     q.unlink()
     return folder
