@@ -219,7 +219,9 @@ def stage_teacher(run: Run, ctx: DataContext) -> dict:
     use_uncurated = cfg.data.use_uncurated == "aux_tags"
 
     yamnet = load_yamnet(run.data_root / YAMNET_TFLITE, cache_dir=run.cache_dir)
-    extractor = FeatureExtractor(yamnet, hop_frames=tc.hop_frames, trainable_blocks=tc.fine_tune_blocks)
+    extractor = FeatureExtractor(
+        yamnet, hop_frames=tc.hop_frames, trainable_blocks=tc.fine_tune_blocks, cache_dir=run.cache_dir, threads=cfg.threads
+    )
     train_c, val_c, test_c = ctx.side("train"), ctx.side("val"), ctx.side("test")
     everything = test_c + ctx.side("dev")
     feats = extract_cached(extractor, [c.clip_id for c in everything], ctx.waves(everything), run.cache_dir, "clips")
