@@ -50,17 +50,17 @@ class DistillConfig:
 
     alpha: float = 0.5  # weight of the distillation (soft) loss; 1 - alpha on the hard labels
     temperature: float = 2.0
-    epochs: int = 12
+    epochs: int = 8
     lr: float = 3e-3
     weight_decay: float = 1e-4
     batch_size: int = 32
-    clip_seconds: float = 3.0  # random crop length for training; shorter clips are used whole
+    clip_seconds: float = 2.0  # random crop length for training; shorter clips are used whole
     seed: int = 0
     cause_loss_weight: float = 1.0
     cry_pos_weight: float | None = None  # None: (negatives / positives) ** class_weight_power
     cause_class_weights: tuple[float, ...] | None = None  # None: inverse frequency ** class_weight_power
     class_weight_power: float = 0.5  # 1: full inverse frequency; 0.5 tempers the 44:1 hungry:burping ratio
-    patience: int = 4  # epochs without a better validation score before stopping
+    patience: int = 3  # epochs without a better validation score before stopping
     grad_clip: float = 5.0
     num_threads: int | None = None  # torch threads during training (restored afterwards)
     eval_batch_size: int = 16

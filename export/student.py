@@ -34,13 +34,21 @@ MAX_PARAMETERS = 250_000
 @dataclass(frozen=True)
 class StudentConfig:
     """Architecture knobs. ``blocks`` lists (out_channels, time_stride, mel_stride) per
-    depthwise-separable block; the stem halves the mel axis. Defaults: ~140k parameters,
-    time resolution 8 frames (80 ms) per embedding frame."""
+    depthwise-separable block after a full 3x3 stem with ``stem_stride`` (time, mel). Defaults:
+    ~140k parameters, 8 log-mel frames (80 ms) per embedding frame. Striding time in the stem
+    already (as YAMNet's MobileNet does) makes a training step ~40% cheaper than striding it in
+    the first block, for the same output resolution.
+
+    ``frontend_dtype``: the shared front-end computes in float64 by default for exact parity with
+    the numpy reference; the student runs it in float32 (at most ~1e-3 log-mel apart, in near-empty
+    bands), which is ~2.5x faster in training and keeps float64 kernels out of the shipped graph.
+    Training and export use the same setting, so the exported graph is the trained one."""
 
     n_causes: int = 5
     stem_channels: int = 24
+    stem_stride: tuple[int, int] = (2, 2)
     blocks: tuple[tuple[int, int, int], ...] = (
-        (32, 2, 2),
+        (32, 1, 2),
         (64, 2, 2),
         (64, 1, 1),
         (128, 2, 2),
@@ -52,6 +60,7 @@ class StudentConfig:
     attention_heads: int = 4
     dropout: float = 0.2
     norm_eps: float = 1e-2  # added to the per-utterance variance: silence is not amplified without bound
+    frontend_dtype: str = "float32"  # or "float64" (the front-end's exact default)
 
     def __post_init__(self) -> None:
         if self.pooling not in POOLINGS:
@@ -60,13 +69,16 @@ class StudentConfig:
             raise ValueError("n_causes must be >= 1")
         if not self.blocks:
             raise ValueError("the student needs at least one block")
+        if self.frontend_dtype not in ("float32", "float64"):
+            raise ValueError(f"frontend_dtype must be 'float32' or 'float64', got {self.frontend_dtype!r}")
         # tuples survive a JSON round trip as lists; normalise them so configs compare equal
         object.__setattr__(self, "blocks", tuple(tuple(int(v) for v in b) for b in self.blocks))
+        object.__setattr__(self, "stem_stride", tuple(int(v) for v in self.stem_stride))
 
     @classmethod
     def tiny(cls, n_causes: int = 5, pooling: str = "statistic") -> "StudentConfig":
         """A few-thousand-parameter student for tests and CI smoke runs (same code paths)."""
-        return cls(n_causes=n_causes, stem_channels=8, blocks=((16, 2, 2), (16, 2, 2), (24, 2, 2)), pooling=pooling)
+        return cls(n_causes=n_causes, stem_channels=8, blocks=((16, 2, 2), (16, 2, 2), (24, 1, 2)), pooling=pooling)
 
     @property
     def embed_dim(self) -> int:
@@ -74,7 +86,7 @@ class StudentConfig:
 
     @property
     def time_strides(self) -> tuple[int, ...]:
-        return (1,) + tuple(b[1] for b in self.blocks)
+        return (self.stem_stride[0],) + tuple(b[1] for b in self.blocks)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -118,8 +130,8 @@ class CryStudent(nn.Module):
     def __init__(self, config: StudentConfig | None = None) -> None:
         super().__init__()
         self.config = config = config or StudentConfig()
-        self.frontend = LogMelFrontend()
-        self.stem = _conv_bn_relu(1, config.stem_channels, (1, 2))
+        self.frontend = LogMelFrontend(getattr(torch, config.frontend_dtype))
+        self.stem = _conv_bn_relu(1, config.stem_channels, config.stem_stride)
         layers, cin = [], config.stem_channels
         for cout, ts, ms in config.blocks:
             layers.append(SeparableBlock(cin, cout, (ts, ms)))
