@@ -135,6 +135,7 @@ def test_in_graph_mel_equals_matrix() -> None:
     np.testing.assert_allclose(got, mel_weight_matrix()[fe.FIRST_BIN : fe.LAST_BIN + 1], atol=1e-7)
 
 
+@pytest.mark.slow  # librosa's first mel-filter call takes a few seconds (lazy imports, numba)
 def test_librosa_cross_check() -> None:
     librosa = pytest.importorskip("librosa")
     lib = librosa.filters.mel(sr=16000, n_fft=512, n_mels=64, fmin=125.0, fmax=7500.0, htk=True, norm=None).T
