@@ -29,6 +29,7 @@ from .clips import BenchAudio, bench_audio
 from .graph_stats import onnx_graph_stats, tflite_graph_stats
 from .machine import machine_info
 from .memory import fresh_process_memory
+from .op_profile import op_time_profile
 from .runners import YAMNET_SAMPLES, open_runner, yamnet_starts
 from .subjects import REPO, Subject, discover, find_run_dir, model_card_for
 from .timing import Latency, Ratio, time_calls, time_load, time_paired
@@ -117,6 +118,8 @@ def _measure_subject(subject: Subject, yamnet: Subject | None, audio: BenchAudio
     entry["load_ms"] = time_load(lambda: open_runner(subject, 1, audio), prof.load_repeats).to_dict()
     if prof.memory_runs:
         entry["memory"] = fresh_process_memory(subject, runs=prof.memory_runs).to_dict()
+    if subject.engine == "ort":
+        entry["op_profile"] = op_time_profile(subject.path, audio.clip, runs=3 if prof.name == "quick" else 10)
     entry["threads"] = {}
     for t in prof.threads:
         _log(f"  {subject.key}: {t} thread(s)")

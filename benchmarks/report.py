@@ -67,6 +67,14 @@ def markdown(results: dict) -> str:
             f"{s['graph']['macs_per_audio_second'] / 1e6:.2f} | {g['peak_activation_bytes'] / 1000:.1f} | "
             f"{_f(mem.get('peak_rss_mb'), '{:.1f}')} | {_f(mem.get('model_rss_mb'), '{:.1f}')} |"
         )
+    profiled = [(k, s) for k, s in _measured(results) if s.get("op_profile")]
+    if profiled:
+        lines += ["", "## Where the time goes (onnxruntime profiler, bare session, 7 s clip, 1 thread)", "",
+                  "| subject | kernel ms per run | largest op types (share of kernel time) |", "|---|---|---|"]
+        for _, s in profiled:
+            p = s["op_profile"]
+            ops = ", ".join(f"{o['op']} {o['share'] * 100:.0f}%" for o in p["by_op"][:6])
+            lines.append(f"| {s['label']} | {p['kernel_ms_per_run']:.2f} | {ops} |")
     skipped = [(k, s) for k, s in results["subjects"].items() if s.get("skip") or s.get("error")]
     if skipped:
         lines += ["", "Not measured:", ""]

@@ -39,11 +39,15 @@ def yamnet_starts(n_samples: int) -> list[int]:
     return list(range(0, max(n_samples - YAMNET_SAMPLES, 0) + 1, YAMNET_HOP))
 
 
-def ort_session(path: Path, threads: int):
-    """A bare onnxruntime session with the SDK's documented settings (threads, no spinning)."""
+def ort_session(path: Path, threads: int, *, profile_prefix: str | None = None):
+    """A bare onnxruntime session with the SDK's documented settings (threads, no spinning);
+    ``profile_prefix`` turns on onnxruntime's kernel profiler (see :mod:`benchmarks.op_profile`)."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
+    if profile_prefix is not None:
+        opts.enable_profiling = True
+        opts.profile_file_prefix = profile_prefix
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

@@ -82,6 +82,16 @@ def test_yamnet_clip_uses_yamnets_own_patch_count() -> None:
     assert yamnet_starts(15600) == [0] and yamnet_starts(1000) == [0]
 
 
+def test_op_profile_attributes_kernel_time_to_op_types(toy_run: Path) -> None:
+    from benchmarks.op_profile import op_time_profile
+
+    prof = op_time_profile(toy_run / "student_int8.onnx", np.zeros(16000, np.float32), runs=2, top=50)
+    ops = {o["op"]: o for o in prof["by_op"]}
+    assert prof["runs"] == 2 and prof["kernel_ms_per_run"] > 0
+    assert ops["MatMul"]["nodes"] == 2  # per run, the warm-up run excluded
+    assert sum(o["share"] for o in prof["by_op"]) == pytest.approx(1.0, abs=1e-3)
+
+
 # ------------------------------------------------------------------------------ timing helpers
 
 
