@@ -238,8 +238,16 @@ def drop_initializer_value_info(proto: onnx.ModelProto) -> None:
 # export
 # ------------------------------------------------------------------------------------------------
 def to_onnx_proto(model: nn.Module, opset: int = DEFAULT_OPSET, fold_limit: int = FOLD_OUTPUT_LIMIT) -> onnx.ModelProto:
-    """Trace ``model`` (eval mode) wrapped to the contract; returns the optimised proto, no metadata yet."""
+    """Trace ``model`` (eval mode) wrapped to the contract; returns the optimised proto, no metadata yet.
+
+    ``opset`` below 18 is raised to 18: the dynamo exporter emits 18 and its down-conversion to 17
+    fails on this graph (ReduceMean axes); the contract asks for 17 or newer, so 18 satisfies it.
+    """
     import onnxscript.optimizer
+
+    if opset < DEFAULT_OPSET:
+        log.info("opset %d raised to %d (the dynamo exporter's minimum)", opset, DEFAULT_OPSET)
+        opset = DEFAULT_OPSET
 
     if isinstance(model, CryStudent):
         model = fused_for_export(model)  # a copy: batch norms folded, eval mode

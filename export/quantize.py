@@ -252,6 +252,17 @@ def _load_prepared(pre: Path) -> onnx.ModelProto:
     return model
 
 
+@contextlib.contextmanager
+def _prepared(fp32_path: Path) -> Iterator[tuple[Path, Path, list[str]]]:
+    """A temporary folder holding the pre-processed model: yields (its path, the path for the
+    quantized output, the nodes that stay float)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        pre = Path(tmp) / "pre.onnx"
+        _preprocess(fp32_path, pre)
+        model = _load_prepared(pre)
+        yield pre, Path(tmp) / "q.onnx", frontend_nodes(model) + head_nodes(model)
+
+
 def _finish(model: onnx.ModelProto, fp32: onnx.ModelProto, out_path: Path, method: str, float_nodes: list[str]) -> QuantizeResult:
     """Copy the fp32 metadata (placeholder hash), save as one file, seal."""
     meta = read_metadata(fp32)
@@ -303,12 +314,7 @@ def quantize_static_int8(
     extra = {"ActivationSymmetric": False, "WeightSymmetric": True}
     if method == "percentile":
         extra["CalibPercentile"] = percentile
-    with tempfile.TemporaryDirectory() as tmp:
-        pre = Path(tmp) / "pre.onnx"
-        _preprocess(fp32_path, pre)
-        pre_model = _load_prepared(pre)
-        float_nodes = frontend_nodes(pre_model) + head_nodes(pre_model)
-        q_path = Path(tmp) / "q.onnx"
+    with _prepared(fp32_path) as (pre, q_path, float_nodes):
         bins = _entropy_bins(entropy_bins, 128) if method == "entropy" else contextlib.nullcontext()
         try:
             with bins, _quiet_stdout():
@@ -342,19 +348,15 @@ def quantize_dynamic_int8(
 ) -> QuantizeResult:
     """Dynamic (weights-only, activations quantized on the fly) int8: the paper's variant.
 
-    Default ops: MatMul/Gemm (the linear layers, as PyTorch's dynamic quantization does). Conv would
-    become ConvInteger, which onnxruntime's CPU provider runs only with uint8 weights and slowly.
+    Default ops: MatMul/Gemm, the linear layers, as PyTorch's dynamic quantization (the paper's tool)
+    does: it has no dynamic convolution. ``op_types=("Conv", "MatMul", "Gemm")`` also turns the
+    convolutions into ConvInteger (onnxruntime's CPU provider runs it; ~200 KB for the default student).
     """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     fp32_path, out_path = Path(fp32_path), Path(out_path)
     fp32 = onnx.load(str(fp32_path))
-    with tempfile.TemporaryDirectory() as tmp:
-        pre = Path(tmp) / "pre.onnx"
-        _preprocess(fp32_path, pre)
-        pre_model = _load_prepared(pre)
-        float_nodes = frontend_nodes(pre_model) + head_nodes(pre_model)
-        q_path = Path(tmp) / "q.onnx"
+    with _prepared(fp32_path) as (pre, q_path, float_nodes):
         quantize_dynamic(
             str(pre),
             str(q_path),
@@ -447,7 +449,8 @@ def to_ort(
         old = os.environ.get("ORT_CONVERT_ONNX_MODELS_TO_ORT_OPTIMIZATION_LEVEL")
         os.environ["ORT_CONVERT_ONNX_MODELS_TO_ORT_OPTIMIZATION_LEVEL"] = optimization_level
         try:
-            with _quiet_stdout():  # the tool narrates every step with print()
+            # the tool narrates every step with print() and an INFO log line
+            with _quiet_stdout(), _quiet_logger("ort_format_model.utils"):
                 convert_onnx_models_to_ort(
                     src, output_dir=out_dir, optimization_styles=[OptimizationStyle.Fixed],
                     target_platform=target_platform,
