@@ -211,7 +211,7 @@ def markdown(res: dict) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m benchmarks arm", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--run-dir", type=Path, help="pipeline run folder (default: runs/latest, newest run, SDK model, toy)")
+    p.add_argument("--run-dir", type=Path, help="pipeline run folder (default: runs/latest, else the SDK's bundled model, else a toy)")
     p.add_argument("--model", help="an int8 .onnx (its .ort is taken from beside it)")
     p.add_argument("--fp32", help="the fp32 student .onnx, for the int8/fp32 ratio")
     p.add_argument("--root", type=Path, default=None, help="aarch64 root (default $INFANTCRY_ARM_ROOT or ~/.cache/infantcry/arm64-root)")

@@ -222,7 +222,7 @@ def write_outputs(results: dict, out: Path) -> list[Path]:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--run-dir", type=Path, help="pipeline run folder (default: runs/latest, newest run, SDK model, toy)")
+    p.add_argument("--run-dir", type=Path, help="pipeline run folder (default: runs/latest, else the SDK's bundled model, else a toy)")
     p.add_argument("--quick", action="store_true", help="quick profile (CI): fewer repetitions, 1 thread")
     p.add_argument("--repeats", type=int, help="override the profile's timed repetitions")
     p.add_argument("--warmup", type=int, help="override the profile's warm-up calls")

@@ -4,7 +4,7 @@ The harness never hard-codes a model: subjects are discovered, in this order of 
 
 1. ``--run-dir DIR`` (a pipeline run folder: ``student_int8.onnx``, ``student_int8.ort``,
    ``student_fp32.onnx``, ``teacher.onnx``, ``model_card.json``);
-2. else ``runs/latest`` or the newest ``runs/*`` folder holding ``student_int8.onnx``;
+2. else ``runs/latest`` when it holds ``student_int8.onnx`` (never another ``runs/*`` implicitly);
 3. for the int8 student only: the model bundled in the SDK package (``infantcry_sdk/models``);
 4. else a toy model from :mod:`export.toy_model`, built into a scratch folder and clearly marked
    ``toy`` in every output (the harness stays testable before the trained model exists).
@@ -54,17 +54,17 @@ class Subject:
 
 
 def find_run_dir(explicit: Path | None) -> Path | None:
-    """The run folder to read: the explicit one, ``runs/latest``, or the newest finished run."""
+    """The run folder to read: the explicit one, else ``runs/latest`` when it holds an int8 student.
+
+    Other ``runs/*`` folders (e.g. the CI smoke run ``runs/tiny``) are never picked implicitly: the
+    budgets are about the model that ships, which the full pipeline writes to ``runs/latest``.
+    """
     if explicit is not None:
         if not explicit.is_dir():
             raise FileNotFoundError(f"--run-dir {explicit} is not a folder")
         return explicit
-    runs = REPO / "runs"
-    latest = runs / "latest"
-    if (latest / INT8_ONNX).is_file():
-        return latest
-    finished = [p for p in runs.glob("*/") if (p / INT8_ONNX).is_file()] if runs.is_dir() else []
-    return max(finished, key=lambda p: (p / INT8_ONNX).stat().st_mtime) if finished else None
+    latest = REPO / "runs" / "latest"
+    return latest if (latest / INT8_ONNX).is_file() else None
 
 
 def locate_int8(run_dir: Path | None, toy_dir: Path) -> tuple[Path, str, bool]:
