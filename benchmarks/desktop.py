@@ -152,10 +152,13 @@ def _finish_yamnet(entry: dict, yam: Subject, yam_pools: dict, audio: BenchAudio
 
 def run(run_dir: Path | None, prof: Profile, *, yamnet: bool = True, only: Sequence[str] = (), toy_dir: Path | None = None) -> dict:
     """Measure everything; returns the results dict (what results.json holds)."""
+    with tempfile.TemporaryDirectory(prefix="infantcry-bench-") as scratch:  # a toy model lives here
+        return _run(find_run_dir(run_dir), prof, yamnet=yamnet, only=only, toy_dir=toy_dir or Path(scratch))
+
+
+def _run(run_dir: Path | None, prof: Profile, *, yamnet: bool, only: Sequence[str], toy_dir: Path) -> dict:
     t0 = time.perf_counter()
-    run_dir = find_run_dir(run_dir)
-    scratch = tempfile.TemporaryDirectory(prefix="infantcry-bench-")
-    subjects = discover(run_dir, toy_dir or Path(scratch.name), yamnet=yamnet)
+    subjects = discover(run_dir, toy_dir, yamnet=yamnet)
     card = model_card_for(subjects[0].path)  # subjects[0]: the int8 .onnx, whatever --only says
     if only:
         subjects = [s for s in subjects if s.key in only or s.role == "yamnet"]
@@ -204,7 +207,6 @@ def run(run_dir: Path | None, prof: Profile, *, yamnet: bool = True, only: Seque
         _finish_yamnet(entry, yam, yam_pools, audio, prof)
     results["subjects"][yam.key] = entry
     results["elapsed_s"] = round(time.perf_counter() - t0, 1)
-    scratch.cleanup()
     return results
 
 
