@@ -23,12 +23,15 @@ def to_ort(onnx_path: Path) -> Path:
     return pipeline_to_ort(onnx_path, check_usability=False).path
 
 
-def build_toy_pair(folder: Path, *, bloat_bytes: int = 0, name: str = INT8_ONNX) -> tuple[Path, Path]:
-    """Write ``folder/name`` (.onnx) and its ``.ort``, both sealed; returns both paths."""
+def build_toy_pair(folder: Path, *, bloat_bytes: int = 0, name: str = INT8_ONNX, ort: bool = True) -> tuple[Path, Path | None]:
+    """Write ``folder/name`` (.onnx) and, with ``ort``, its ``.ort``, both sealed; returns both paths.
+
+    ``ort=False`` skips the conversion (and the toolchain import it needs) where only the .onnx matters.
+    """
     from export.toy_model import build_toy_model
 
     onnx_path = build_toy_model(folder / name, kind="band", bloat_bytes=bloat_bytes)
-    return onnx_path, to_ort(onnx_path)
+    return onnx_path, to_ort(onnx_path) if ort else None
 
 
 # ------------------------------------------------------------------------- an int8 CNN stand-in
