@@ -67,6 +67,7 @@ def test_graph_stats_ignores_unused_bloat(tmp_path: Path, toy_run: Path) -> None
     assert bloated.parameters == plain.parameters and bloated.macs == plain.macs
 
 
+@pytest.mark.shared_data
 def test_yamnet_tflite_stats_match_its_published_size() -> None:
     if why := _has_yamnet():
         pytest.skip(why)
@@ -177,6 +178,7 @@ def test_quick_check_fails_on_a_bloated_model_naming_the_size_budget(tmp_path: P
     assert capsys.readouterr().out == ""  # everything was printed once, as JSON
 
 
+@pytest.mark.shared_data
 def test_yamnet_subject_is_paired_with_the_student(toy_run: Path, tmp_path: Path, capsys) -> None:
     if why := _has_yamnet():
         pytest.skip(why)
