@@ -253,14 +253,14 @@ def _load_prepared(pre: Path) -> onnx.ModelProto:
 
 
 @contextlib.contextmanager
-def _prepared(fp32_path: Path) -> Iterator[tuple[Path, Path, list[str]]]:
+def _prepared(fp32_path: Path, keep_float: Sequence[str] = ()) -> Iterator[tuple[Path, Path, list[str]]]:
     """A temporary folder holding the pre-processed model: yields (its path, the path for the
-    quantized output, the nodes that stay float)."""
+    quantized output, the nodes that stay float: front-end, heads, and consumers of ``keep_float``)."""
     with tempfile.TemporaryDirectory() as tmp:
         pre = Path(tmp) / "pre.onnx"
         _preprocess(fp32_path, pre)
         model = _load_prepared(pre)
-        yield pre, Path(tmp) / "q.onnx", frontend_nodes(model) + head_nodes(model)
+        yield pre, Path(tmp) / "q.onnx", frontend_nodes(model) + head_nodes(model, (*HEAD_WEIGHTS, *keep_float))
 
 
 def _finish(model: onnx.ModelProto, fp32: onnx.ModelProto, out_path: Path, method: str, float_nodes: list[str]) -> QuantizeResult:
@@ -297,10 +297,14 @@ def quantize_static_int8(
     reduce_range: bool = False,
     percentile: float = 99.999,
     entropy_bins: int = 512,
+    keep_float: Sequence[str] = (),
 ) -> QuantizeResult:
     """Static int8 (QDQ, per-channel weights) of a contract ONNX file; front-end nodes stay float.
 
     ``calibration_waveforms``: training-side audio (never validation or test), 16 kHz float32.
+    ``keep_float``: initializer names (e.g. :data:`STEM_WEIGHT`) whose layers also stay float.
+    ``reduce_range``: 7-bit weights; avoids the U8S8 int16 saturation of x86 AVX2 kernels without
+    VNNI (ARM has no such issue).
     """
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
@@ -314,7 +318,7 @@ def quantize_static_int8(
     extra = {"ActivationSymmetric": False, "WeightSymmetric": True}
     if method == "percentile":
         extra["CalibPercentile"] = percentile
-    with _prepared(fp32_path) as (pre, q_path, float_nodes):
+    with _prepared(fp32_path, keep_float) as (pre, q_path, float_nodes):
         bins = _entropy_bins(entropy_bins, 128) if method == "entropy" else contextlib.nullcontext()
         try:
             with bins, _quiet_stdout():

@@ -14,6 +14,7 @@ import pytest
 
 from export.frontend import SAMPLE_RATE
 from export.quantize import (
+    STEM_WEIGHT,
     QuantizeError,
     calibration_windows,
     frontend_nodes,
@@ -114,6 +115,15 @@ def test_calibration_methods_all_work_and_entropy_is_not_minmax(int8, fp32: Path
     assert not np.array_equal(outs["entropy"][0], outs["minmax"][0])
     with pytest.raises(ValueError, match="calibration method"):
         quantize_static_int8(fp32, tmp_path / "x.onnx", CALIBRATION, method="kl")
+
+
+def test_keep_float_leaves_a_chosen_layer_unquantized(fp32: Path, tmp_path) -> None:
+    res = quantize_static_int8(fp32, tmp_path / "k.onnx", CALIBRATION, max_windows=4, keep_float=(STEM_WEIGHT,))
+    model = onnx.load(str(res.path))
+    (stem,) = [n for n in model.graph.node if STEM_WEIGHT in n.input]  # the float weight, used directly
+    producers = _producers(model)
+    assert all(producers.get(i) is None or producers[i].op_type != "DequantizeLinear" for i in stem.input)
+    assert stem.name in res.float_nodes
 
 
 def test_dynamic_int8(fp32: Path, tmp_path) -> None:
