@@ -30,7 +30,7 @@ from .pipeline import REPO, Run
 from .quantize import QuantizeError, quantize_dynamic_int8, quantize_static_int8, to_ort
 from .report import validate_report, write_report
 from .stage_teacher import DataContext
-from .student import CryStudent, StudentConfig, count_parameters
+from .student import StudentConfig, count_parameters, load_student, save_student
 
 SDK_MODELS = REPO / "infantcry_sdk" / "models"
 LICENCES = {
@@ -87,20 +87,12 @@ def stage_student(run: Run, ctx: DataContext) -> dict:
         model, history = train_student(
             train, val, targets, cfg.distill, student_config=sc, distill=distill, augmenter=aug, val_score=_val_score(ctx.labels)
         )
-        path = run.path(f"student_{name}.pt")
-        torch.save({"state": model.state_dict(), "config": sc.to_dict(), "history": history.to_dict(), "distill": distill}, path)
-        outputs.append(path)
+        path = save_student(model, run.path(f"student_{name}.pt"))
+        outputs += [path, run.write_json(f"student_{name}_history.json", history.to_dict())]
         info[name] = {"parameters": count_parameters(model), "epochs": len(history.epochs), "best_epoch": history.best_epoch,
                       "best_val_score": history.best_score, "seconds": round(history.seconds, 1), "pooling": sc.pooling}
     run.record("student", outputs, time.time() - t0, info)
     return info
-
-
-def load_student(path: Path) -> CryStudent:
-    ckpt = torch.load(path, weights_only=False)
-    model = CryStudent(StudentConfig.from_dict(ckpt["config"]))
-    model.load_state_dict(ckpt["state"])
-    return model.eval()
 
 
 # ----------------------------------------------------------------------------------------- export

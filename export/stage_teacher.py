@@ -187,6 +187,7 @@ class TrainedHead:
     cause_min_confidence: float
     test: dict
     history: list
+    val_score: float = float("-inf")
 
 
 def _fit_and_measure(
@@ -198,7 +199,8 @@ def _fit_and_measure(
     val_s, test_s = _scores(predict(head, val, config)), _scores(predict(head, test, config))
     thr = choose_detection_threshold(ev_val, val_s)
     conf = choose_cause_min_confidence(ev_val, val_s)
-    return TrainedHead(head, config, thr, conf, evaluate(ev_test, test_s, thr, labels, n_boot, config.seed), history)
+    vs = _val_score(ev_val, labels)(predict(head, val, config), val)
+    return TrainedHead(head, config, thr, conf, evaluate(ev_test, test_s, thr, labels, n_boot, config.seed), history, vs)
 
 
 def _brief(section: dict) -> dict:
@@ -243,8 +245,50 @@ def stage_teacher(run: Run, ctx: DataContext) -> dict:
     ev_val, ev_test = ctx.eval_set(val_c), ctx.eval_set(test_c)
     tail = extractor.tail if tc.fine_tune_blocks > 0 else None
 
-    # The teacher.
-    main = _fit_and_measure(ctx, train, val, test, tc, ev_val, ev_test, cfg.n_boot, tail)
+    # Pooling ablation: the teacher's recipe on frozen embeddings, one pooling at a time. With
+    # pooling "auto" the teacher takes the pooling with the best VALIDATION score (never test).
+    ftrain, fval, ftest = _frozen_view(train), _frozen_view(val), _frozen_view(test)
+    frozen_cfg = replace(tc, fine_tune_blocks=0)
+    ablation, ablation_heads = {}, {}
+    for pooling in cfg.pooling_ablation:
+        r = _fit_and_measure(ctx, ftrain, fval, ftest, replace(frozen_cfg, pooling=pooling), ev_val, ev_test, cfg.n_boot)
+        ablation[pooling] = {**_brief(r.test), "val_score": r.val_score}
+        ablation_heads[pooling] = r
+    pooling = tc.pooling
+    if pooling == "auto":
+        pooling = max(ablation_heads, key=lambda k: ablation_heads[k].val_score)
+    tc = replace(tc, pooling=pooling)
+
+    # The teacher (reusing the ablation's head when nothing else differs).
+    if tc.fine_tune_blocks == 0 and pooling in ablation_heads:
+        main = ablation_heads[pooling]
+    else:
+        main = _fit_and_measure(ctx, train, val, test, tc, ev_val, ev_test, cfg.n_boot, tail)
+
+    # Weak labels: uncurated training-side uploads the teacher hears as crying become extra positives,
+    # their parent's tag a down-weighted cause label; kept only if the VALIDATION score improves.
+    weak_info: dict = {"weight": tc.weak_label_weight}
+    if tc.weak_label_weight > 0:
+        index = {lab: i for i, lab in enumerate(ctx.labels)}
+        unc = [c for c in train_c if c.is_cry is None]
+        unc_items = _items(ctx, unc, feats, True)
+        p = predict(main.head, unc_items, tc).cry_probability if unc_items else np.zeros(0)
+        weak = [
+            replace(it, is_cry=1, cause=index.get(c.tag, -1), weight=tc.weak_label_weight)
+            for it, c, pi in zip(unc_items, unc, p) if pi >= main.threshold
+        ]
+        weak_ids = {it.clip_id for it in weak}
+        base = [it for it in train if it.clip_id not in weak_ids]
+        weak_info.update({"candidates": len(unc_items), "accepted": len(weak),
+                          "with_cause": sum(it.cause >= 0 for it in weak), "val_score_before": main.val_score})
+        if weak:
+            second = _fit_and_measure(ctx, base + weak, val, test, tc, ev_val, ev_test, cfg.n_boot, tail)
+            weak_info["val_score_after"] = second.val_score
+            weak_info["kept"] = bool(second.val_score > main.val_score)
+            weak_info["test_without"] = _brief(main.test)
+            weak_info["test_with"] = _brief(second.test)
+            if weak_info["kept"]:
+                main, train = second, base + weak
 
     # Recall vs SNR: test cries into test-side backgrounds.
     test_cries = [c for c in test_c if c.is_cry]
@@ -260,8 +304,6 @@ def stage_teacher(run: Run, ctx: DataContext) -> dict:
     )
 
     # Baselines on the frozen embeddings.
-    ftrain, fval, ftest = _frozen_view(train), _frozen_view(val), _frozen_view(test)
-    frozen_cfg = replace(tc, fine_tune_blocks=0)
     majority = int(np.bincount([it.cause for it in train if it.cause >= 0], minlength=len(ctx.labels)).argmax())
     onehot = np.tile(np.eye(len(ctx.labels))[majority], (len(test), 1))
     ids = [it.clip_id for it in test]
@@ -280,16 +322,10 @@ def stage_teacher(run: Run, ctx: DataContext) -> dict:
         "yamnet_linear_probe": {**probe.test, "note": "mean-pooled frozen YAMNet embeddings, linear heads"},
     }
 
-    # Pooling ablation: the teacher's recipe on frozen embeddings, one pooling at a time.
-    ablation = {}
-    for pooling in cfg.pooling_ablation:
-        r = _fit_and_measure(ctx, ftrain, fval, ftest, replace(frozen_cfg, pooling=pooling), ev_val, ev_test, cfg.n_boot)
-        ablation[pooling] = _brief(r.test)
-
     # Grouped cross-validation over the development side (threshold-free figures + F1 at the teacher's threshold).
     cv = []
     if cfg.cross_validation:
-        dev_items = {it.clip_id: it for it in train + val}
+        dev_items = {it.clip_id: it for it in train + val if it.weight == 1.0}  # no weak labels: no leakage
         aug_of = {}
         for it in train:
             if "#aug" in it.clip_id:
@@ -332,6 +368,8 @@ def stage_teacher(run: Run, ctx: DataContext) -> dict:
             "best_epoch": int(max(main.history, key=lambda h: h["val_score"])["epoch"]) if main.history else None,
             "train_items": len(train), "augmented_copies": len(aug_clips),
             "uncurated_used_for_tags": sum(it.is_cry == -1 for it in train),
+            "pooling_chosen_on": "validation score (detection AUC + cause balanced accuracy)" if run.config.teacher.pooling == "auto" else "config",
+            "weak_labels": weak_info,
         },
         "detection": main.test["detection"],
         "cause": main.test["cause"],

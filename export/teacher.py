@@ -29,13 +29,14 @@ from .data import TAG_LABELS as PARENT_TAGS
 class TeacherConfig:
     """Teacher knobs; the defaults are the pipeline's embedded defaults."""
 
-    pooling: str = "attention"
+    pooling: str = "auto"  # "auto": the pooling of the ablation with the best validation score
+    weak_label_weight: float = 0.5  # >0: teacher-scored uncurated cries join training at this weight
     attention_heads: int = 4
     hop_frames: int = 96  # patch hop: 96 frames = 0.96 s, non-overlapping (YAMNet's own 0.48 s doubles the cost)
-    fine_tune_blocks: int = 1  # 0: frozen backbone (cached embeddings); k: train the last k blocks too
+    fine_tune_blocks: int = 0  # 0: frozen backbone (cached embeddings); k: also train the last k blocks (~100 s/epoch on 2 cores for k=1)
     hidden_dim: int = 256
     dropout: float = 0.3
-    epochs: int = 40
+    epochs: int = 30
     batch_size: int = 64
     lr: float = 1e-3
     backbone_lr: float = 1e-4
@@ -82,15 +83,17 @@ class TeacherHead(nn.Module):
     ) -> None:
         super().__init__()
         self.blocks = trainable_blocks if trainable_blocks is not None else nn.Identity()
-        self.pool = make_pooling(pooling or config.pooling, in_dim, heads=config.attention_heads)
-        d = self.pool.out_dim
         if config.hidden_dim > 0:
-            self.trunk = nn.Sequential(
-                nn.LayerNorm(d), nn.Dropout(config.dropout), nn.Linear(d, config.hidden_dim), nn.GELU(), nn.Dropout(config.dropout)
-            )
+            # Frames are projected to hidden_dim before pooling: 4x less compute for every pooling and
+            # far fewer weights to fit on a few hundred labelled cries.
+            self.project = nn.Sequential(nn.LayerNorm(in_dim), nn.Dropout(config.dropout), nn.Linear(in_dim, config.hidden_dim), nn.GELU())
             d = config.hidden_dim
         else:  # hidden_dim 0: a linear probe on the pooled embedding (the baseline)
-            self.trunk = nn.Identity()
+            self.project = nn.Identity()
+            d = in_dim
+        self.pool = make_pooling(pooling or config.pooling, d, heads=config.attention_heads)
+        d = self.pool.out_dim
+        self.trunk = nn.Dropout(config.dropout) if config.hidden_dim > 0 else nn.Identity()
         self.cry = nn.Linear(d, 1)
         self.cause = nn.Linear(d, n_causes)
         self.tag = nn.Linear(d, len(PARENT_TAGS))
@@ -102,7 +105,7 @@ class TeacherHead(nn.Module):
         return out.reshape(b, p, -1)
 
     def forward(self, feats: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        h = self.trunk(self.pool(self.embed_frames(feats), mask))
+        h = self.trunk(self.pool(self.project(self.embed_frames(feats)), mask))
         return self.cry(h).squeeze(-1), self.cause(h), self.tag(h)
 
 
