@@ -12,24 +12,17 @@ it took and the configuration, so any figure can be traced to the files and sett
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from infantcry_sdk.integrity import file_sha256
+
 from .config import PipelineConfig
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 @dataclass
@@ -70,7 +63,7 @@ class Run:
             "seconds": round(seconds, 1),
             "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "outputs": {
-                p.name: {"bytes": p.stat().st_size, "sha256": sha256_file(p)} for p in outputs if p.is_file()
+                p.name: {"bytes": p.stat().st_size, "sha256": file_sha256(p)} for p in outputs if p.is_file()
             },
             "info": info or {},
         }

@@ -19,7 +19,6 @@ scores agree closely but not exactly.
 from __future__ import annotations
 
 import csv
-import hashlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+
+from infantcry_sdk.integrity import file_sha256
 
 from .frontend import (
     NUM_MEL_BANDS,
@@ -306,12 +307,6 @@ def read_class_names(csv_path: str | Path) -> list[str]:
     return names
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def load_yamnet(tflite_path: str | Path, cache_dir: str | Path | None = None) -> YAMNet:
@@ -324,7 +319,7 @@ def load_yamnet(tflite_path: str | Path, cache_dir: str | Path | None = None) ->
     path = Path(tflite_path)
     if not path.is_file():
         raise YAMNetError(f"YAMNet weights not found: {path}. Expected ../shared/models/yamnet/yamnet.tflite.")
-    digest = _sha256(path)
+    digest = file_sha256(path)
     cache = Path(cache_dir) / CACHE_NAME if cache_dir is not None else None
     state = None
     if cache is not None and cache.is_file():

@@ -39,3 +39,12 @@ def verify(data: bytes, stored: str) -> bool:
         return _digest_with_zeroed(data, stored) == stored
     except ValueError:
         return False
+
+
+def file_sha256(path: str | Path) -> str:
+    """Plain SHA-256 of a file's bytes, read in blocks (manifests, caches; not the sealed value)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
