@@ -24,7 +24,7 @@ from . import metrics
 from .augment import Augmenter
 from .data import background_clips
 from .distill import Item, predict as student_predict, train_student
-from .evaluate import EvalSet, Scores, choose_cause_min_confidence, choose_detection_threshold, evaluate
+from .evaluate import EvalSet, Scores, choose_cause_min_confidence, choose_detection_threshold, evaluate, selection_score
 from .onnx_export import export_student_onnx, metadata_for, read_metadata, save_sealed, set_metadata
 from .pipeline import REPO, Run
 from .quantize import QuantizeError, quantize_dynamic_int8, quantize_static_int8, to_ort
@@ -50,17 +50,13 @@ def _student_items(ctx: DataContext, side: str) -> list[Item]:
 
 
 def _val_score(labels: Sequence[str]):
-    """Early stopping on validation, as for the teacher: detection AUC + cause balanced accuracy."""
+    """Early stopping on validation, as for the teacher: :func:`export.evaluate.selection_score`."""
 
     def score(model, items: Sequence[Item]) -> float:
         cry, causes = student_predict(model, [it[1] for it in items])
-        y = np.array([it[2] for it in items])
-        auc = metrics.roc_auc(y, cry)
-        with_cause = np.array([it[3] >= 0 for it in items])
-        ba = 0.0
-        if with_cause.any():
-            ba = metrics.cause_metrics(np.array([it[3] for it in items])[with_cause], causes[with_cause], labels)["balanced_accuracy"]
-        return float(np.nan_to_num(auc) + np.nan_to_num(ba))
+        has_cause = np.array([it[3] >= 0 for it in items], dtype=bool)
+        cause_y = np.array([it[3] for it in items])[has_cause]
+        return selection_score(np.array([it[2] for it in items]), cry, cause_y, causes[has_cause], labels)
 
     return score
 

@@ -28,7 +28,15 @@ from .data import (
     make_splits,
     describe,
 )
-from .evaluate import EvalSet, Scores, choose_cause_min_confidence, choose_detection_threshold, evaluate, recall_vs_snr
+from .evaluate import (
+    EvalSet,
+    Scores,
+    choose_cause_min_confidence,
+    choose_detection_threshold,
+    evaluate,
+    recall_vs_snr,
+    selection_score,
+)
 from .features import FeatureExtractor, extract_cached
 from .pipeline import Run
 from .teacher import ClipFeatures, TeacherConfig, TeacherHead, TrainItem, predict, train_head
@@ -160,15 +168,12 @@ def _scores(out) -> Scores:
 
 
 def _val_score(ev: EvalSet, labels: Sequence[str]):
-    """Early-stopping score on validation: detection AUC + cause balanced accuracy (both threshold-free)."""
+    """Early stopping and model selection on validation: :func:`export.evaluate.selection_score`."""
 
     def score(out, _items) -> float:
         s = _scores(out)
-        auc = metrics.roc_auc(ev.det_y, s.select(ev.det_ids).cry_probability) if len(ev.det_ids) else 0.0
-        ba = 0.0
-        if len(ev.cause_ids):
-            ba = metrics.cause_metrics(ev.cause_y, s.select(ev.cause_ids).cause_probabilities, labels)["balanced_accuracy"]
-        return float(np.nan_to_num(auc) + np.nan_to_num(ba))
+        d, c = s.select(ev.det_ids), s.select(ev.cause_ids)
+        return selection_score(ev.det_y, d.cry_probability, ev.cause_y, c.cause_probabilities, labels)
 
     return score
 
@@ -368,7 +373,7 @@ def stage_teacher(run: Run, ctx: DataContext) -> dict:
             "best_epoch": int(max(main.history, key=lambda h: h["val_score"])["epoch"]) if main.history else None,
             "train_items": len(train), "augmented_copies": len(aug_clips),
             "uncurated_used_for_tags": sum(it.is_cry == -1 for it in train),
-            "pooling_chosen_on": "validation score (detection AUC + cause balanced accuracy)" if run.config.teacher.pooling == "auto" else "config",
+            "pooling_chosen_on": "validation selection score (export.evaluate.selection_score)" if run.config.teacher.pooling == "auto" else "config",
             "weak_labels": weak_info,
         },
         "detection": main.test["detection"],
