@@ -36,7 +36,11 @@ class PipelineConfig:
     data: DataConfig = field(default_factory=DataConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     student: StudentConfig = field(default_factory=StudentConfig)
-    distill: DistillConfig = field(default_factory=lambda: DistillConfig(clip_seconds=2.0))  # crops = the SDK's window
+    # Crops = the SDK's window; 24 epochs (8 left the plain student still improving at its last epoch);
+    # full inverse-frequency cause weights (0.5 let every student collapse to "hungry").
+    distill: DistillConfig = field(
+        default_factory=lambda: DistillConfig(clip_seconds=2.0, epochs=24, patience=6, class_weight_power=1.0)
+    )
     export: ExportConfig = field(default_factory=ExportConfig)
     tiny: bool = False  # a handful of clips and one epoch: CI's end-to-end smoke run
     tiny_clips_per_side: int = 12

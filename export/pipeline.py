@@ -60,6 +60,7 @@ class Run:
         m["command"] = self.command
         m["data_root"] = str(self.data_root)
         m["stages"][stage] = {
+            "command": self.command,
             "seconds": round(seconds, 1),
             "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "outputs": {
