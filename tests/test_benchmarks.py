@@ -133,7 +133,7 @@ def test_budgets_all_ok_with_a_good_card(tmp_path: Path) -> None:
 
 def test_budgets_name_each_broken_limit(tmp_path: Path) -> None:
     res = B.evaluate(
-        _fake_results(_card(tmp_path, 0.5, 0.1), int8_bytes=500_000, speedup=3.0, ms=99.0, added=80.0, peak=500.0),
+        _fake_results(_card(tmp_path, 0.5, 0.1), int8_bytes=500_000, speedup=1.5, ms=99.0, added=80.0, peak=500.0),
         B.load_budgets(),
     )
     assert set(B.broken(res)) == {

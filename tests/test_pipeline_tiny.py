@@ -77,6 +77,6 @@ def test_shipped_files_honour_the_contract(tiny_run: Path) -> None:
     assert abs(a.cry_probability - b.cry_probability) < 1e-3
     card = json.loads((tiny_run / "model_card.json").read_text())
     assert card["metrics"]["detection"]["f1"] is not None
-    assert "ODbL" in json.dumps(card["licences"]) and "CC BY-NC" in json.dumps(card["licences"])
+    assert "Open Database License" in json.dumps(card["licences"]) and "CC BY-NC" in json.dumps(card["licences"])
     assert 0.0 <= card["thresholds"]["detection_threshold"] <= 1.0
     assert (tiny_run / "student_int8.required_operators.config").is_file() or any(tiny_run.glob("*required_operators*"))
