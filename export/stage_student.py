@@ -25,7 +25,8 @@ from .augment import Augmenter
 from .data import background_clips
 from .distill import Item, predict as student_predict, train_student
 from .evaluate import EvalSet, Scores, choose_cause_min_confidence, choose_detection_threshold, evaluate, selection_score
-from .onnx_export import export_student_onnx, metadata_for, read_metadata, save_sealed, set_metadata
+from .onnx_export import export_student_onnx, metadata_for, read_metadata
+from .toy_model import rewrite_metadata
 from .pipeline import REPO, Run
 from .quantize import QuantizeError, quantize_dynamic_int8, quantize_static_int8, to_ort
 from .report import validate_report, write_report
@@ -123,16 +124,7 @@ def _metadata(run: Run, labels: Sequence[str], threshold: float, conf: float, su
     )
 
 
-def _rewrite_metadata(path: Path, updates: dict[str, str]) -> None:
-    """Change metadata values of a sealed ONNX file and seal it again."""
-    proto = onnx.load(str(path))
-    meta = read_metadata(proto)
-    meta.update(updates)
-    set_metadata(proto, meta)
-    save_sealed(proto, path)
-
-
-def _summary(run: Run, ctx: DataContext) -> dict:
+def _summary(run: Run) -> dict:
     teacher = run.read_json("teacher_report.json", "teacher")
     return {
         "data": "Donate-a-Cry (curated labels), ESC-50 folds 1-4, FSDD/LibriSpeech/speechocean762 speech; grouped splits",
@@ -148,7 +140,7 @@ def stage_export(run: Run, ctx: DataContext) -> dict:
     e = cfg.export
     labels = list(ctx.labels)
     val = _Side(ctx, "val")
-    summary = _summary(run, ctx)
+    summary = _summary(run)
     provisional = _metadata(run, labels, 0.5, 0.5, summary)
     info: dict = {"calibration": {}}
     outputs = []
@@ -161,7 +153,7 @@ def stage_export(run: Run, ctx: DataContext) -> dict:
     # int8: static with each calibration method (chosen on validation), dynamic (the paper's variant)
     calib_clips = [c for c in ctx.side("train") if c.is_cry is not None]
     calib = ctx.waves(calib_clips)
-    best, best_score = None, -np.inf
+    best, best_score, val_scores = None, -np.inf, {}
     for method in e.calibration_methods:
         path = run.path(f"student_distilled_int8_{method}.onnx")
         try:
@@ -173,7 +165,7 @@ def stage_export(run: Run, ctx: DataContext) -> dict:
         except QuantizeError as exc:  # reported, and the other methods still compete
             info["calibration"][method] = {"error": str(exc)}
             continue
-        s = val.scores(path, cfg.threads)
+        s = val_scores[method] = val.scores(path, cfg.threads)
         auc = float(np.nan_to_num(metrics.roc_auc(val.ev.det_y, s.select(val.ev.det_ids).cry_probability)))
         info["calibration"][method] = {"val_detection_auc": auc, "bytes": path.stat().st_size}
         outputs.append(path)
@@ -189,12 +181,13 @@ def stage_export(run: Run, ctx: DataContext) -> dict:
     shutil.copyfile(run.path(f"student_distilled_int8_{best}.onnx"), run.path("student_int8.onnx"))
     shutil.copyfile(run.path("student_distilled_fp32.onnx"), run.path("student_fp32.onnx"))
     thresholds = {}
-    for name in ("student_int8.onnx", "student_fp32.onnx"):
+    # student_int8.onnx is a byte copy of the chosen method's file: its validation scores are known.
+    shipped = {"student_int8.onnx": val_scores[best], "student_fp32.onnx": val.scores(run.path("student_fp32.onnx"), cfg.threads)}
+    for name, s in shipped.items():
         path = run.path(name)
-        s = val.scores(path, cfg.threads)
         thr = choose_detection_threshold(val.ev, s, e.max_fpr)
         conf = choose_cause_min_confidence(val.ev, s)
-        _rewrite_metadata(path, _metadata(run, labels, thr, conf, summary))
+        rewrite_metadata(path, path, _metadata(run, labels, thr, conf, summary))  # re-sealed
         thresholds[name] = {"detection_threshold": thr, "cause_min_confidence": conf}
         outputs.append(path)
     info["thresholds"] = thresholds
