@@ -306,8 +306,12 @@ def train_student(
         raise ValueError("no training clip has teacher logits: check the clip ids")
 
     previous_threads = torch.get_num_threads()
+    previous_deterministic = torch.are_deterministic_algorithms_enabled()
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
+    # Seeds alone did not make a rerun repeat itself (first session: detection F1 0.92 one run,
+    # 0.81 the next); deterministic kernels where torch has them, a warning where it has not.
+    torch.use_deterministic_algorithms(True, warn_only=True)
     start = time.perf_counter()
     try:
         torch.manual_seed(config.seed)
@@ -373,6 +377,7 @@ def train_student(
         return model, history
     finally:
         torch.set_num_threads(previous_threads)
+        torch.use_deterministic_algorithms(previous_deterministic)
 
 
 __all__ = [

@@ -80,6 +80,9 @@ PATCH_FRAMES = 96  # 0.96 s
 PATCH_HOP_FRAMES = 48  # 0.48 s
 #: Samples that make exactly one patch: (96 - 1) * 160 + 400 = 15600 (0.975 s), YAMNet's input size.
 PATCH_SAMPLES = (PATCH_FRAMES - 1) * HOP_SAMPLES + WINDOW_SAMPLES
+#: Supported ``frame_stride`` values: every frame (YAMNet) or every second one (20 ms hop). A
+#: frame (13 rows of 32 samples) must span at most two hops of whole rows, see _frames_by_column.
+FRAME_STRIDES = (1, 2)
 
 _MEL_BREAK_HZ = 700.0
 _MEL_HIGH_Q = 1127.0
@@ -145,12 +148,20 @@ def _int_max(n: IntLike, m: int) -> IntLike:
     return n + (m - n) * below
 
 
-def num_frames(n_samples: IntLike) -> IntLike:
-    """Frames for ``n_samples`` samples: ``1 + (max(n, 400) - 400) // 160`` (at least one).
+def num_frames(n_samples: IntLike, frame_stride: int = 1) -> IntLike:
+    """Frames for ``n_samples`` samples: ``1 + (max(n, 400) - 400) // (160 frame_stride)`` (at least one).
 
-    Works elementwise on integer tensors too (e.g. a batch of clip lengths).
+    ``frame_stride`` keeps every ``frame_stride``-th frame of YAMNet's 10 ms grid (frames 0, s, 2s, ...),
+    which is exactly what a hop of ``160 s`` samples gives. Works elementwise on integer tensors
+    too (e.g. a batch of clip lengths).
     """
-    return (_int_max(n_samples, WINDOW_SAMPLES) - WINDOW_SAMPLES) // HOP_SAMPLES + 1
+    _check_frame_stride(frame_stride)
+    return (_int_max(n_samples, WINDOW_SAMPLES) - WINDOW_SAMPLES) // (HOP_SAMPLES * frame_stride) + 1
+
+
+def _check_frame_stride(frame_stride: int) -> None:
+    if frame_stride not in FRAME_STRIDES:
+        raise ValueError(f"frame_stride must be one of {FRAME_STRIDES}, got {frame_stride!r}.")
 
 
 def _padded_frames(n_frames: IntLike, patch_frames: int, hop_frames: int) -> IntLike:
@@ -186,11 +197,11 @@ def _check_hop(hop_frames: int, patch_frames: int) -> None:
 # ----------------------------------------------------------------------------------------------
 # Reference (float64 numpy): the specification
 # ----------------------------------------------------------------------------------------------
-def log_mel_reference(wave: np.ndarray) -> np.ndarray:
-    """YAMNet log-mel of a mono 16 kHz waveform ``[n]``, float64 ``[num_frames(n), 64]``.
+def log_mel_reference(wave: np.ndarray, frame_stride: int = 1) -> np.ndarray:
+    """YAMNet log-mel of a mono 16 kHz waveform ``[n]``, float64 ``[num_frames(n, frame_stride), 64]``.
 
     Straight from the definition with ``np.fft.rfft``; slow and exact, used to test
-    :class:`LogMelFrontend`.
+    :class:`LogMelFrontend`. ``frame_stride`` keeps every ``frame_stride``-th frame.
     """
     x = np.asarray(wave, dtype=np.float64)
     if x.ndim != 1:
@@ -199,8 +210,8 @@ def log_mel_reference(wave: np.ndarray) -> np.ndarray:
         raise ValueError("waveform holds NaN or infinite samples.")
     if x.size < WINDOW_SAMPLES:
         x = np.pad(x, (0, WINDOW_SAMPLES - x.size))
-    t = num_frames(int(x.size))
-    idx = np.arange(t)[:, None] * HOP_SAMPLES + np.arange(WINDOW_SAMPLES)[None, :]
+    t = num_frames(int(x.size), frame_stride)
+    idx = np.arange(t)[:, None] * (HOP_SAMPLES * frame_stride) + np.arange(WINDOW_SAMPLES)[None, :]
     frames = x[idx] * hann_window()
     magnitude = np.abs(np.fft.rfft(frames, n=FFT_SIZE, axis=-1))
     return np.log(magnitude @ mel_weight_matrix() + LOG_OFFSET)
@@ -223,8 +234,17 @@ _K1 = FFT_SIZE // _B  # 16
 _K2 = LAST_BIN // _K1 + 1  # 15
 #: Spectrum bins the module computes: 0..239 (all bins with mel weight; rows 0..4 of the mel matrix are zero).
 NUM_BINS = _K1 * _K2  # 240
-#: Zeros appended to every waveform: the framing reads ``160 (T + 2)`` samples (3 hops past the last frame start).
-_TAIL_SAMPLES = 3 * HOP_SAMPLES
+
+
+def _hops_per_frame(frame_stride: int) -> int:
+    """Hops of ``160 frame_stride`` samples (whole rows) that one 13-row frame reaches into: 3, or 2 at stride 2."""
+    return -(-_ROWS // (_ROWS_PER_HOP * frame_stride))
+
+
+def _tail_samples(frame_stride: int) -> int:
+    """Zeros appended to every waveform: the framing reads ``hop (T + hops - 1)`` samples, at most one
+    hop past the real ones for a whole frame, and all of them for a clip shorter than one frame."""
+    return HOP_SAMPLES * frame_stride * _hops_per_frame(frame_stride)
 
 
 def _mel_blocks(groups: int = 3) -> tuple[tuple[int, int, int, int], ...]:
@@ -313,33 +333,39 @@ def _zeros_like_columns(x: torch.Tensor, width: int) -> torch.Tensor:
     return x.new_zeros((*x.shape[:-1], width))
 
 
-def _frames_by_column(x: torch.Tensor, t: IntLike) -> torch.Tensor:
-    """``[B, L]`` -> ``[B, 32, 13, t]`` with ``[:, b, a, j] = x[:, 160 j + 32 a + b]``; needs ``L >= 160 (t + 2)``.
+def _frames_by_column(x: torch.Tensor, t: IntLike, frame_stride: int = 1) -> torch.Tensor:
+    """``[B, L]`` -> ``[B, 32, 13, t]`` with ``[:, b, a, j] = x[:, hop j + 32 a + b]`` (``hop = 160 frame_stride``).
 
-    The frames with the sample's row index ``a`` second-fastest and the frame index fastest, the
-    layout that makes stage 1 one batched product over ``b``. Only reshapes, two transposes of the
-    waveform itself (not of the 2.5x larger frames) and slices: ``g[:, b, r, s]`` holds sample
-    ``160 s + 32 r + b`` (``r < 5``), and row ``a = 5 q + r`` of frame ``j`` is ``g[..., r, j + q]``.
+    Needs ``L >= hop (t + hops - 1)`` (see :func:`_hops_per_frame`). The frames with the sample's
+    row index ``a`` second-fastest and the frame index fastest, the layout that makes stage 1 one
+    batched product over ``b``. Only reshapes, two transposes of the waveform itself (not of the
+    2.5x larger frames) and slices: with ``R = 5 frame_stride`` rows per hop, ``g[:, b, r, s]``
+    holds sample ``hop s + 32 r + b`` (``r < R``), and row ``a = R q + r`` of frame ``j`` is
+    ``g[..., r, j + q]``.
     """
-    batch = x.shape[0]
-    g = x[:, : HOP_SAMPLES * (t + 2)].reshape(batch, _ROWS_PER_HOP * (t + 2), _B).transpose(1, 2)
-    g = g.reshape(batch, _B, t + 2, _ROWS_PER_HOP).transpose(2, 3)  # [B, 32, 5, t + 2]
-    tail = _ROWS - 2 * _ROWS_PER_HOP  # rows 10..12 come from the third hop
-    return torch.cat([g[..., :t], g[..., 1 : t + 1], g[:, :, :tail, 2 : t + 2]], dim=2)
+    batch, rows, hops = x.shape[0], _ROWS_PER_HOP * frame_stride, _hops_per_frame(frame_stride)
+    span = t + hops - 1
+    g = x[:, : HOP_SAMPLES * frame_stride * span].reshape(batch, rows * span, _B).transpose(1, 2)
+    g = g.reshape(batch, _B, span, rows).transpose(2, 3)  # [B, 32, R, span]
+    pieces = [g[..., q : t + q] for q in range(hops - 1)]  # whole hops of rows
+    pieces.append(g[:, :, : _ROWS - (hops - 1) * rows, hops - 1 : t + hops - 1])  # the frame's last rows
+    return torch.cat(pieces, dim=2)
 
 
-def magnitude_spectrum(waveform: torch.Tensor, compute_dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    """``|rfft|`` of the Hann-windowed frames, bins ``0..239``: ``[B, N]`` -> ``[B, 240, num_frames(N)]``.
+def magnitude_spectrum(
+    waveform: torch.Tensor, compute_dtype: torch.dtype = torch.float64, frame_stride: int = 1
+) -> torch.Tensor:
+    """``|rfft|`` of the Hann-windowed frames, bins ``0..239``: ``[B, N]`` -> ``[B, 240, num_frames(N, frame_stride)]``.
 
     Frequency before time (the order the two DFT stages leave it in); ``compute_dtype`` throughout.
     """
     x = waveform.to(compute_dtype)
-    batch, t = x.shape[0], num_frames(x.shape[1])
+    batch, t = x.shape[0], num_frames(x.shape[1], frame_stride)
     # Zeros after every waveform: a clip shorter than one window is zero-padded to one frame, and
     # longer clips never read them into a frame (t is counted on the unpadded length).
-    x = torch.cat([x, _zeros_like_columns(x, _TAIL_SAMPLES)], dim=1)
+    x = torch.cat([x, _zeros_like_columns(x, _tail_samples(frame_stride))], dim=1)
     stage1, stage2 = (m.to(compute_dtype) for m in dft_factors(x.device))
-    y = torch.matmul(stage1, _frames_by_column(x, t))  # [B, 32 (b), 32 (re|im, k1), t]
+    y = torch.matmul(stage1, _frames_by_column(x, t, frame_stride))  # [B, 32 (b), 32 (re|im, k1), t]
     z = torch.matmul(stage2, y.reshape(batch, 2 * _B, _K1 * t))  # [B, 30 (re|im, k2), 16 t (k1, t)]
     z = z.reshape(batch, 2, NUM_BINS, t)  # bin k1 + 16 k2
     re, im = z[:, 0], z[:, 1]
@@ -362,28 +388,34 @@ class LogMelFrontend(nn.Module):
     zero-padded to a common length: frames past ``num_frames(lengths[b])`` are set to
     :data:`SILENCE_LOG_MEL`, so each clip gets exactly the frames it would get alone, padded the
     way :func:`frames_to_patches` pads.
+
+    ``frame_stride`` 2 computes only the even frames (a 20 ms hop): the same numbers as every
+    second row of stride 1, at half the cost. The student uses it: its first convolution strided
+    time by 2 anyway, and the front-end was over half of its run time.
     """
 
-    def __init__(self, compute_dtype: torch.dtype = torch.float64) -> None:
+    def __init__(self, compute_dtype: torch.dtype = torch.float64, frame_stride: int = 1) -> None:
         super().__init__()
         if compute_dtype not in (torch.float32, torch.float64):
             raise ValueError(f"compute_dtype must be torch.float32 or torch.float64, not {compute_dtype}.")
+        _check_frame_stride(frame_stride)
         self.compute_dtype = compute_dtype
+        self.frame_stride = frame_stride
 
     def extra_repr(self) -> str:
-        return f"compute_dtype={self.compute_dtype}"
+        return f"compute_dtype={self.compute_dtype}, frame_stride={self.frame_stride}"
 
     def forward(self, waveform: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         if waveform.dim() != 2:
             raise ValueError(f"LogMelFrontend takes a waveform batch [B, N], got shape {tuple(waveform.shape)}.")
-        magnitude = magnitude_spectrum(waveform, self.compute_dtype)  # [B, 240, T]
+        magnitude = magnitude_spectrum(waveform, self.compute_dtype, self.frame_stride)  # [B, 240, T]
         weights = mel_matrix(magnitude.device).to(self.compute_dtype)
         mel = torch.cat(
             [torch.matmul(weights[b0:b1, j0:j1].T, magnitude[:, b0:b1]) for j0, j1, b0, b1 in _MEL_BLOCKS], dim=1
         )  # [B, 64, T]
         logmel = torch.log(mel + LOG_OFFSET).to(torch.float32).transpose(1, 2).contiguous()
         if lengths is not None:
-            valid = lengths_to_mask(num_frames(lengths.to(torch.int64)), logmel.shape[1])
+            valid = lengths_to_mask(num_frames(lengths.to(torch.int64), self.frame_stride), logmel.shape[1])
             logmel = logmel.masked_fill(~valid.unsqueeze(-1), SILENCE_LOG_MEL)
         return logmel
 

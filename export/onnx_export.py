@@ -2,7 +2,9 @@
 
 The contract (``infantcry_sdk.contract``): input ``waveform`` float32 ``[batch, samples]`` (both
 dynamic), outputs ``cry_probability`` ``[batch]`` (sigmoid) and ``cause_probabilities``
-``[batch, n_causes]`` (softmax), every ``infantcry.*`` metadata key, sealed with
+``[batch, n_causes]`` (softmax), plus the per-window outputs ``window_cry_probability`` and
+``window_cause_probabilities`` for a student with local normalisation (the metadata's window and
+hop, in whole embedding frames), every ``infantcry.*`` metadata key, sealed with
 ``infantcry_sdk.integrity``.
 
 Why the dynamo exporter with our own constant folding: the front-end rebuilds its DFT basis and mel
@@ -46,15 +48,34 @@ class ExportError(RuntimeError):
 
 
 class ContractWrapper(nn.Module):
-    """The student with the contract's output activations: ``waveform -> (cry_probability, cause_probabilities)``."""
+    """The student with the contract's output activations: ``waveform -> (cry_probability, cause_probabilities)``,
+    plus the two window outputs when ``windows`` = (window frames, hop frames) is given."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, windows: tuple[int, int] | None = None) -> None:
         super().__init__()
         self.model = model
+        self.windows = windows
 
-    def forward(self, waveform: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        cry_logit, cause_logits = self.model(waveform)
-        return torch.sigmoid(cry_logit), torch.softmax(cause_logits, dim=-1)
+    def forward(self, waveform: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        if self.windows is None:
+            cry_logit, cause_logits = self.model(waveform)
+            return torch.sigmoid(cry_logit), torch.softmax(cause_logits, dim=-1)
+        cry, causes, w_cry, w_causes = self.model.forward_windows(waveform, *self.windows)
+        return torch.sigmoid(cry), torch.softmax(causes, dim=-1), torch.sigmoid(w_cry), torch.softmax(w_causes, dim=-1)
+
+
+def window_frames_for(model: nn.Module, metadata: Mapping[str, str]) -> tuple[int, int] | None:
+    """(window, hop) in the model's embedding frames from the metadata's seconds, when ``model`` can
+    give window outputs (a :class:`CryStudent` with local normalisation); None otherwise."""
+    config = getattr(model, "config", None)
+    if not isinstance(model, CryStudent) or config.normalisation != "local":
+        return None
+    window = float(metadata[contract.KEY_WINDOW_SECONDS])
+    hop = float(metadata[contract.KEY_HOP_SECONDS])
+    try:
+        return config.window_frames(window), config.window_frames(hop)
+    except ValueError as exc:
+        raise ExportError(f"window {window} s / hop {hop} s do not fit the model's frames: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -195,6 +216,8 @@ def check_contract_io(proto: onnx.ModelProto, n_causes: int) -> None:
     want_out = {contract.OUTPUT_CRY: 1, contract.OUTPUT_CAUSES: 2}
     got_in = {v.name: v for v in proto.graph.input}
     got_out = {v.name: v for v in proto.graph.output}
+    if contract.OUTPUT_WINDOW_CRY in got_out or contract.OUTPUT_WINDOW_CAUSES in got_out:
+        want_out.update({contract.OUTPUT_WINDOW_CRY: 2, contract.OUTPUT_WINDOW_CAUSES: 3})
     if set(got_in) != set(want_in) or set(got_out) != set(want_out):
         raise ExportError(f"graph io {sorted(got_in)} -> {sorted(got_out)}; contract wants {sorted(want_in)} -> {sorted(want_out)}")
     for vals, want in ((got_in, want_in), (got_out, want_out)):
@@ -237,8 +260,15 @@ def drop_initializer_value_info(proto: onnx.ModelProto) -> None:
 # ------------------------------------------------------------------------------------------------
 # export
 # ------------------------------------------------------------------------------------------------
-def to_onnx_proto(model: nn.Module, opset: int = DEFAULT_OPSET, fold_limit: int = FOLD_OUTPUT_LIMIT) -> onnx.ModelProto:
+def to_onnx_proto(
+    model: nn.Module,
+    opset: int = DEFAULT_OPSET,
+    fold_limit: int = FOLD_OUTPUT_LIMIT,
+    windows: tuple[int, int] | None = None,
+) -> onnx.ModelProto:
     """Trace ``model`` (eval mode) wrapped to the contract; returns the optimised proto, no metadata yet.
+
+    ``windows``: (window, hop) embedding frames for the window outputs, or None for none.
 
     ``opset`` below 18 is raised to 18: the dynamo exporter emits 18 and its down-conversion to 17
     fails on this graph (ReduceMean axes); the contract asks for 17 or newer, so 18 satisfies it.
@@ -251,10 +281,15 @@ def to_onnx_proto(model: nn.Module, opset: int = DEFAULT_OPSET, fold_limit: int 
 
     if isinstance(model, CryStudent):
         model = fused_for_export(model)  # a copy: batch norms folded, eval mode
-    wrapper = ContractWrapper(model)
+    wrapper = ContractWrapper(model, windows)
+    outputs = [contract.OUTPUT_CRY, contract.OUTPUT_CAUSES]
+    if windows is not None:
+        outputs += [contract.OUTPUT_WINDOW_CRY, contract.OUTPUT_WINDOW_CAUSES]
     was_training = model.training
     wrapper.eval()
-    example = torch.zeros(2, SAMPLE_RATE)  # any content: shapes are symbolic
+    # Any content: shapes are symbolic. 4 s, so that the window count (3) is not 0 or 1, sizes that
+    # torch.export specialises the graph on.
+    example = torch.zeros(2, 4 * SAMPLE_RATE)
     example[:, ::7] = 0.1
     dyn = torch.export.Dim.DYNAMIC
     try:
@@ -264,7 +299,7 @@ def to_onnx_proto(model: nn.Module, opset: int = DEFAULT_OPSET, fold_limit: int 
                 wrapper,
                 (example,),
                 input_names=[contract.INPUT_NAME],
-                output_names=[contract.OUTPUT_CRY, contract.OUTPUT_CAUSES],
+                output_names=outputs,
                 dynamic_shapes={"waveform": {0: dyn, 1: dyn}},
                 opset_version=opset,
                 dynamo=True,
@@ -288,14 +323,15 @@ def export_student_onnx(
     *,
     fold_limit: int = FOLD_OUTPUT_LIMIT,
 ) -> ExportResult:
-    """Export ``model`` (``forward(waveform) -> (cry_logit, cause_logits)``) as a sealed contract ONNX file.
+    """Export ``model`` (``forward(waveform) -> (cry_logit, cause_logits)``) as a sealed contract ONNX file,
+    with window outputs when the model supports them (:func:`window_frames_for`).
 
     Checks before writing: ``onnx.checker`` (full), contract io, no STFT/DFT, no folded constant
     larger than ``fold_limit`` elements besides the model's own parameters, every metadata key.
     """
     n_causes = int(getattr(getattr(model, "config", None), "n_causes", 0)) or None
     check_metadata(metadata, n_causes)
-    proto = to_onnx_proto(model, opset=opset, fold_limit=fold_limit)
+    proto = to_onnx_proto(model, opset=opset, fold_limit=fold_limit, windows=window_frames_for(model, metadata))
     # Parameters become initializers named after their state-dict keys (prefixed "model."), or a
     # folded copy (e.g. batch norm folded into the conv); either way at most their own size.
     param_sizes = sorted((p.numel() for p in model.state_dict().values()), reverse=True)
@@ -326,6 +362,7 @@ __all__ = [
     "check_contract_io",
     "check_forbidden_ops",
     "check_metadata",
+    "window_frames_for",
     "drop_initializer_value_info",
     "export_student_onnx",
     "largest_constants",

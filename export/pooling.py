@@ -1,7 +1,8 @@
 """Clip-level pooling over frame embeddings, shared by the teacher and the student.
 
-Every pooler maps ``frames [batch, time, dim]`` and a boolean ``mask [batch, time]`` (True = a real
-frame, False = padding) to one vector per clip. Padding never influences the result, so a batch of
+Every pooler maps ``frames [..., time, dim]`` and a boolean ``mask [..., time]`` (True = a real
+frame, False = padding) to one vector per clip: ``[..., out_dim]``. The leading axes are any batch
+shape, e.g. ``[batch]`` for clips or ``[batch, windows]`` for the windows of each clip. Padding never influences the result, so a batch of
 clips of different lengths gives the same answer as each clip alone. Statistic and attention pooling
 follow InfantCryNet: mean and standard deviation (then a linear layer), and multi-head attention with
 one weight distribution over frames per head.
@@ -16,7 +17,7 @@ POOLINGS = ("mean", "max", "mean_max", "statistic", "attention")
 
 def _masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     w = mask.unsqueeze(-1).to(x.dtype)
-    return (x * w).sum(1) / w.sum(1).clamp_min(1.0)
+    return (x * w).sum(-2) / w.sum(-2).clamp_min(1.0)
 
 
 class MeanPooling(nn.Module):
@@ -35,7 +36,7 @@ class MaxPooling(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         # Padding is pushed far down rather than to -inf, so an all-padding row stays finite.
-        return x.masked_fill(~mask.unsqueeze(-1), -1e4).amax(1)
+        return x.masked_fill(~mask.unsqueeze(-1), -1e4).amax(-2)
 
 
 class MeanMaxPooling(nn.Module):
@@ -58,7 +59,7 @@ class StatisticPooling(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         mean = _masked_mean(x, mask)
-        var = _masked_mean((x - mean.unsqueeze(1)) ** 2, mask)
+        var = _masked_mean((x - mean.unsqueeze(-2)) ** 2, mask)
         std = torch.sqrt(var + 1e-5)
         return self.proj(torch.cat([mean, std], dim=-1))
 
@@ -81,11 +82,11 @@ class AttentionPooling(nn.Module):
         self.out_dim = dim
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        b, t, d = x.shape
-        logits = self.score(x).masked_fill(~mask.unsqueeze(-1), -1e4)  # [b, t, heads]
-        weights = torch.softmax(logits, dim=1)
-        values = self.value(x).view(b, t, self.heads, d // self.heads)
-        return (weights.unsqueeze(-1) * values).sum(1).reshape(b, d)
+        d = x.shape[-1]
+        logits = self.score(x).masked_fill(~mask.unsqueeze(-1), -1e4)  # [..., t, heads]
+        weights = torch.softmax(logits, dim=-2)
+        values = self.value(x).unflatten(-1, (self.heads, d // self.heads))  # [..., t, heads, d / heads]
+        return (weights.unsqueeze(-1) * values).sum(-3).flatten(-2)
 
 
 def make_pooling(kind: str, dim: int, heads: int = 4) -> nn.Module:

@@ -252,6 +252,31 @@ def _load_prepared(pre: Path) -> onnx.ModelProto:
     return model
 
 
+def unshare_weights(model: onnx.ModelProto) -> list[str]:
+    """Give every node its own copy of a float initializer it shares with another node.
+
+    The window-output graph applies the pooling projection and the heads twice (whole clip and
+    windows, two Gemms) with the same weights; onnxruntime's dynamic quantizer quantizes a weight
+    for its first consumer only and then cannot find it for the second. Returns the copies' names.
+    """
+    inits = {i.name: i for i in model.graph.initializer if i.data_type == onnx.TensorProto.FLOAT and i.dims}
+    seen: set[str] = set()
+    copies = []
+    for node in model.graph.node:
+        for pos, name in enumerate(node.input):
+            if name not in inits:
+                continue
+            if name in seen:
+                copy = onnx.TensorProto()
+                copy.CopyFrom(inits[name])
+                copy.name = f"{name}__{node.name}"
+                model.graph.initializer.append(copy)
+                node.input[pos] = copy.name
+                copies.append(copy.name)
+            seen.add(name)
+    return copies
+
+
 @contextlib.contextmanager
 def _prepared(fp32_path: Path, keep_float: Sequence[str] = ()) -> Iterator[tuple[Path, Path, list[str]]]:
     """A temporary folder holding the pre-processed model: yields (its path, the path for the
@@ -353,7 +378,9 @@ def quantize_dynamic_int8(
     """Dynamic (weights-only, activations quantized on the fly) int8: the paper's variant.
 
     Default ops: MatMul/Gemm, the linear layers, as PyTorch's dynamic quantization (the paper's tool)
-    does: it has no dynamic convolution. ``op_types=("Conv", "MatMul", "Gemm")`` also turns the
+    does: it has no dynamic convolution. Weights shared by two of them (a window-output graph's
+    projection and heads) are stored once per consumer (:func:`unshare_weights`), so this file holds
+    those ~55k weights twice. ``op_types=("Conv", "MatMul", "Gemm")`` also turns the
     convolutions into ConvInteger (onnxruntime's CPU provider runs it; ~200 KB for the default student).
     """
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -361,6 +388,9 @@ def quantize_dynamic_int8(
     fp32_path, out_path = Path(fp32_path), Path(out_path)
     fp32 = onnx.load(str(fp32_path))
     with _prepared(fp32_path) as (pre, q_path, float_nodes):
+        prepared = onnx.load(str(pre))
+        if unshare_weights(prepared):
+            onnx.save_model(prepared, str(pre))
         quantize_dynamic(
             str(pre),
             str(q_path),

@@ -160,7 +160,7 @@ def stage_export(run: Run, ctx: DataContext) -> dict:
             quantize_static_int8(
                 run.path("student_distilled_fp32.onnx"), path, calib, method,
                 window_seconds=e.window_seconds, max_windows=e.calibration_windows, seed=cfg.data.seed,
-                reduce_range=e.reduce_range,
+                reduce_range=e.reduce_range, keep_float=e.keep_float,
             )
         except QuantizeError as exc:  # reported, and the other methods still compete
             info["calibration"][method] = {"error": str(exc)}

@@ -7,9 +7,15 @@ inside the graph, so one ONNX file maps raw audio to probabilities.
 
 Two details keep the model honest about its input:
 
-* the log-mel is normalised per utterance (mean and standard deviation over all its frames and
-  bands): a gain change is (nearly) an additive constant in the log domain, so the network sees the
-  same input whether the phone held the mic close or far;
+* the log-mel is normalised by the mean and standard deviation over all bands of the frames within
+  about a second either side (``normalisation="local"``; a moving average, so a frame's
+  normalised value does not depend on how far away the clip starts or ends): a gain change is
+  (nearly) an additive constant in the log domain, so the network sees the same input whether the
+  phone held the mic close or far. Because nothing in the network depends on the clip's extent
+  beyond that second, one pass over a long clip gives every scoring window's embedding frames at
+  once (:meth:`CryStudent.forward_windows`), instead of running the network on overlapping windows
+  that see every second twice. ``normalisation="utterance"`` (over all frames of the input) was
+  the first version; it is kept so its checkpoints still load;
 * padded training batches carry ``lengths``; every layer zeroes the padded frames before the next
   convolution (exactly what the convolution's own zero padding does for a clip alone), the
   normalisation and the pooling ignore them, so a clip scores the same alone or in a padded batch.
@@ -22,22 +28,30 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from .frontend import LogMelFrontend, lengths_to_mask, num_frames
+from .frontend import HOP_SAMPLES, SAMPLE_RATE, LogMelFrontend, lengths_to_mask, num_frames, num_patches_from_frames
 from .pooling import POOLINGS, make_pooling
 
 #: The student's hard limit on parameters (issue 3); tested.
 MAX_PARAMETERS = 250_000
+NORMALISATIONS = ("utterance", "local")
+#: Fields added after the first shipped student, with the values that student had: a checkpoint
+#: saved before they existed loads as what it was.
+LEGACY_DEFAULTS = {"frame_stride": 1, "normalisation": "utterance"}
 
 
 @dataclass(frozen=True)
 class StudentConfig:
     """Architecture knobs. ``blocks`` lists (out_channels, time_stride, mel_stride) per
     depthwise-separable block after a full 3x3 stem with ``stem_stride`` (time, mel). Defaults:
-    ~140k parameters, 8 log-mel frames (80 ms) per embedding frame. Striding time in the stem
-    already (as YAMNet's MobileNet does) makes a training step ~40% cheaper than striding it in
-    the first block, for the same output resolution.
+    ~140k parameters, one embedding frame per 80 ms.
+
+    ``frame_stride`` 2 with a stem that keeps time at full rate (``stem_stride`` (1, 2)): 20 ms
+    log-mel frames, half the front-end's cost (it was over half of the model's run time), the same
+    80 ms embedding frames as 10 ms frames with a time-striding stem. ``normalisation`` "local"
+    makes one pass over a long clip score all its windows (see the module docstring).
 
     ``frontend_dtype``: the shared front-end computes in float64 by default for exact parity with
     the numpy reference; the student runs it in float32 (at most ~1e-3 log-mel apart, in near-empty
@@ -46,7 +60,7 @@ class StudentConfig:
 
     n_causes: int = 5
     stem_channels: int = 24
-    stem_stride: tuple[int, int] = (2, 2)
+    stem_stride: tuple[int, int] = (1, 2)
     blocks: tuple[tuple[int, int, int], ...] = (
         (32, 1, 2),
         (64, 2, 2),
@@ -61,6 +75,9 @@ class StudentConfig:
     dropout: float = 0.2
     norm_eps: float = 1e-2  # added to the per-utterance variance: silence is not amplified without bound
     frontend_dtype: str = "float32"  # or "float64" (the front-end's exact default)
+    frame_stride: int = 2  # log-mel frames every 10 ms x frame_stride (see LogMelFrontend)
+    normalisation: str = "local"  # or "utterance" (the first version's; see the module docstring)
+    norm_frames: int = 97  # "local" only: odd; 97 frames of 20 ms = the frame and 0.96 s either side
 
     def __post_init__(self) -> None:
         if self.pooling not in POOLINGS:
@@ -69,6 +86,10 @@ class StudentConfig:
             raise ValueError("n_causes must be >= 1")
         if not self.blocks:
             raise ValueError("the student needs at least one block")
+        if self.normalisation not in NORMALISATIONS:
+            raise ValueError(f"normalisation must be one of {NORMALISATIONS}, got {self.normalisation!r}")
+        if self.norm_frames < 1 or self.norm_frames % 2 == 0:
+            raise ValueError(f"norm_frames must be a positive odd number, got {self.norm_frames}")
         if self.frontend_dtype not in ("float32", "float64"):
             raise ValueError(f"frontend_dtype must be 'float32' or 'float64', got {self.frontend_dtype!r}")
         # tuples survive a JSON round trip as lists; normalise them so configs compare equal
@@ -88,12 +109,29 @@ class StudentConfig:
     def time_strides(self) -> tuple[int, ...]:
         return (self.stem_stride[0],) + tuple(b[1] for b in self.blocks)
 
+    @property
+    def embedding_samples(self) -> int:
+        """Samples per embedding frame (at 16 kHz): the time resolution of windows: 1280 (80 ms)."""
+        n = HOP_SAMPLES * self.frame_stride
+        for s in self.time_strides:
+            n *= s
+        return n
+
+    def window_frames(self, seconds: float) -> int:
+        """Embedding frames in ``seconds``; ValueError unless it is a whole number (windows must align)."""
+        frames = seconds * SAMPLE_RATE / self.embedding_samples
+        if frames < 1 or abs(frames - round(frames)) > 1e-6:
+            step = self.embedding_samples / SAMPLE_RATE
+            raise ValueError(f"{seconds} s is not a whole number of {step:g} s embedding frames")
+        return int(round(frames))
+
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> "StudentConfig":
-        return cls(**d)
+        """Rebuild a saved config; keys a checkpoint predates get the values it was trained with."""
+        return cls(**{**LEGACY_DEFAULTS, **d})
 
 
 def _conv_bn_relu(cin: int, cout: int, stride: tuple[int, int], groups: int = 1, kernel: int = 3) -> nn.Sequential:
@@ -130,7 +168,7 @@ class CryStudent(nn.Module):
     def __init__(self, config: StudentConfig | None = None) -> None:
         super().__init__()
         self.config = config = config or StudentConfig()
-        self.frontend = LogMelFrontend(getattr(torch, config.frontend_dtype))
+        self.frontend = LogMelFrontend(getattr(torch, config.frontend_dtype), config.frame_stride)
         self.stem = _conv_bn_relu(1, config.stem_channels, config.stem_stride)
         layers, cin = [], config.stem_channels
         for cout, ts, ms in config.blocks:
@@ -143,10 +181,9 @@ class CryStudent(nn.Module):
         self.cause = nn.Linear(self.pool.out_dim, config.n_causes)
 
     # -- lengths ---------------------------------------------------------------------------------
-    @staticmethod
-    def frame_lengths(lengths: torch.Tensor) -> torch.Tensor:
+    def frame_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
         """Log-mel frames of each clip, from its length in samples."""
-        return num_frames(lengths.to(torch.long))
+        return num_frames(lengths.to(torch.long), self.config.frame_stride)
 
     def embedding_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
         """Frame embeddings of each clip (after every time stride), from its length in samples."""
@@ -157,7 +194,10 @@ class CryStudent(nn.Module):
 
     # -- pieces ----------------------------------------------------------------------------------
     def normalise(self, logmel: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        """Per-utterance mean/variance normalisation over frames and bands (padding excluded)."""
+        """Mean/variance normalisation over bands and frames (padding excluded): per utterance, or
+        over the ``norm_frames`` frames centred on each frame (fewer at the ends)."""
+        if self.config.normalisation == "local":
+            return self._normalise_local(logmel, mask)
         eps = self.config.norm_eps
         if mask is None:
             mean = logmel.mean(dim=(1, 2), keepdim=True)
@@ -168,6 +208,22 @@ class CryStudent(nn.Module):
         mean = (logmel * w).sum(dim=(1, 2), keepdim=True) / count
         var = ((logmel - mean).pow(2) * w).sum(dim=(1, 2), keepdim=True) / count
         return (logmel - mean) / torch.sqrt(var + eps) * w
+
+    def _normalise_local(self, logmel: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """Moving mean and variance over all bands of nearby frames, as ratios of two sums so that
+        clip ends and batch padding are both excluded (one code path with and without a mask)."""
+        k = self.config.norm_frames
+        weight = torch.ones_like(logmel[..., 0]) if mask is None else mask.to(logmel.dtype)  # [B, T]
+
+        def local_sum(v: torch.Tensor) -> torch.Tensor:  # [B, T] -> [B, T]: sums over the k frames around
+            return F.avg_pool1d(v.unsqueeze(1), k, stride=1, padding=k // 2, count_include_pad=True).squeeze(1)
+
+        count = local_sum(weight).clamp_min(1.0 / k)
+        mean = local_sum(logmel.mean(-1) * weight) / count
+        square = local_sum(logmel.pow(2).mean(-1) * weight) / count
+        var = (square - mean * mean).clamp_min(0.0)
+        out = (logmel - mean.unsqueeze(-1)) / torch.sqrt(var + self.config.norm_eps).unsqueeze(-1)
+        return out if mask is None else out * weight.unsqueeze(-1)
 
     def frame_embeddings(
         self, waveform: torch.Tensor, lengths: torch.Tensor | None = None
@@ -186,14 +242,47 @@ class CryStudent(nn.Module):
                 x = x * mask[:, None, :, None].to(x.dtype)
         return x.mean(dim=3).transpose(1, 2), mask  # pool over mel, keep time: [B, T', C]
 
+    def _heads(self, frames: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.trunk(self.pool(frames, mask))
+        return self.cry(h).squeeze(-1), self.cause(h)
+
     def forward(
         self, waveform: torch.Tensor, lengths: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         frames, mask = self.frame_embeddings(waveform, lengths)
         if mask is None:
             mask = torch.ones_like(frames[..., 0], dtype=torch.bool)
-        h = self.trunk(self.pool(frames, mask))
-        return self.cry(h).squeeze(-1), self.cause(h)
+        return self._heads(frames, mask)
+
+    def forward_windows(
+        self, waveform: torch.Tensor, window_frames: int, hop_frames: int
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One pass over whole clips: ``(cry [B], causes [B, K], window cry [B, W], window causes [B, W, K])``.
+
+        The first two pool every frame, as :meth:`forward`. Windows are ``window_frames`` embedding
+        frames every ``hop_frames`` from the first, the last one partial when the hops do not land
+        on the end (it holds more than ``window_frames - hop_frames`` real frames, pooled alone):
+        ``W = 1 + ceil(max(T - window_frames, 0) / hop_frames)`` for ``T`` embedding frames. Needs
+        ``normalisation="local"``: with per-utterance statistics a window's score would depend on
+        the rest of the clip.
+        """
+        if self.config.normalisation != "local":
+            raise ValueError("window outputs need normalisation='local' (per-utterance statistics span the clip)")
+        frames, _ = self.frame_embeddings(waveform)
+        batch, t, dim = frames.shape
+        all_frames = torch.ones_like(frames[..., 0], dtype=torch.bool)
+        cry, causes = self._heads(frames, all_frames)
+        # Windows gathered by an index grid from frames padded by one window: a size-dependent pad,
+        # unfold or slice makes torch.export guard on (and fix) the clip length.
+        n = num_patches_from_frames(t, hop_frames, window_frames)
+        index = torch.arange(n, device=frames.device)[:, None] * hop_frames + torch.arange(window_frames, device=frames.device)
+        padded = torch.cat([frames, frames.new_zeros((batch, window_frames, dim))], dim=1)
+        windows = padded[:, index]  # [B, W, window, D]
+        real = (index < t)[None].expand(batch, -1, -1)
+        # Windows of all clips as one batch: the linear layers then export as Gemm, as in the clip
+        # path, and share their weights with it in a form the int8 quantizers handle.
+        w_cry, w_causes = self._heads(windows.flatten(0, 1), real.flatten(0, 1))
+        return cry, causes, w_cry.unflatten(0, (batch, n)), w_causes.unflatten(0, (batch, n))
 
 
 def fused_for_export(model: CryStudent) -> CryStudent:

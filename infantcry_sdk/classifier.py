@@ -2,11 +2,19 @@
 
 How a clip is scored
     The audio is decoded, mixed down to mono and resampled to the model's rate by
-    :func:`infantcry_sdk.audio.load`. A clip no longer than the model's window (``window_seconds``) is
-    scored as one piece. A longer clip is cut into windows of exactly ``window_seconds`` every
-    ``hop_seconds`` from the start, plus one last window aligned to the end of the clip when the hops
-    do not land there, so every sample is covered and every window is full. Windows are scored in
-    batches of bounded size (memory stays small for long clips) and aggregated:
+    :func:`infantcry_sdk.audio.load`, then scored in windows of ``window_seconds`` every
+    ``hop_seconds``:
+
+    * a model with window outputs (``infantcry_sdk.contract``; every model the toolchain now
+      builds) scores all windows of a clip in **one pass**: each second of audio goes through the
+      network once, not once per window that holds it. The windows start every hop from the
+      beginning; the last one may run past the end and then holds only the clip's last part. Clips
+      longer than about a minute are cut into segments of whole windows (memory stays bounded);
+    * a model without them gets windows of exactly ``window_seconds`` cut by the SDK (a clip no
+      longer than that is one window), plus one last window aligned to the end of the clip when
+      the hops do not land there, scored in batches of bounded size.
+
+    Either way the window scores are aggregated:
 
     * ``cry_probability`` is the **maximum** over windows: a cry anywhere in the clip counts.
     * ``cause_probabilities`` is the **mean** over the windows whose cry probability reaches the
@@ -45,6 +53,18 @@ if TYPE_CHECKING:
 MAX_BATCH_SAMPLES = 1 << 20
 
 
+def segment_starts(n_samples: int, window: int, hop: int, windows_per_segment: int) -> np.ndarray:
+    """Starts of the one-pass segments of a clip: every ``windows_per_segment * hop`` samples.
+
+    A segment of ``window + (S - 1) * hop`` samples holds exactly windows ``S k .. S k + S - 1`` of
+    the clip; a further segment starts only while the clip has audio past the last window's
+    start, so the last one holds more than ``window - hop`` samples.
+    """
+    step = windows_per_segment * hop
+    last = max(n_samples - (window - hop) - 1, 0)  # a segment must start at or before this sample
+    return np.arange(0, last + 1, step, dtype=np.int64)
+
+
 def window_starts(n_samples: int, window: int, hop: int) -> np.ndarray:
     """Start offsets of the scoring windows for a clip of ``n_samples`` (see the module docstring).
 
@@ -66,7 +86,7 @@ class CryPrediction:
     ``is_cry``: ``cry_probability >= detection_threshold``. ``confident``: the top cause's
     probability reaches the model's ``cause_min_confidence``. ``cause``: the top label when the clip
     is a cry *and* confident, else None. ``cause_probabilities`` is always filled (label -> prob).
-    ``duration_s`` is the clip length; ``windows`` how many windows were scored.
+    ``duration_s`` is the clip length; ``windows`` how many windows were scored (in one pass or not).
     """
 
     is_cry: bool
@@ -220,7 +240,23 @@ class CryClassifier:
                 rows[r] = clips[ci].samples[s : s + length]
             yield block, rows
 
+    def _score_one_pass(self, clip: _Clip) -> tuple[np.ndarray, np.ndarray]:
+        """Every window of one clip from the model's window outputs, a segment per run."""
+        m = self.metadata
+        window, hop = m.window_samples, m.hop_samples
+        per_segment = max(1, (MAX_BATCH_SAMPLES - window) // hop + 1)
+        n = clip.samples.shape[0]
+        cry, causes = [], []
+        for start in segment_starts(n, window, hop, per_segment):
+            segment = clip.samples[start : min(n, start + window + (per_segment - 1) * hop)]
+            c, k = self._model.run_windows(segment[None, :])
+            cry.append(c[0, :per_segment])
+            causes.append(k[0, :per_segment])
+        return np.concatenate(cry), np.concatenate(causes)
+
     def _score_clips(self, clips: Sequence[_Clip]) -> list[tuple[np.ndarray, np.ndarray]]:
+        if self._model.window_outputs:
+            return [self._score_one_pass(c) for c in clips]
         n_labels = len(self.labels)
         out = [(np.empty(len(c.starts)), np.empty((len(c.starts), n_labels))) for c in clips]
         for length in sorted({c.length for c in clips}):
@@ -246,5 +282,5 @@ class CryClassifier:
             cause_probabilities={lab: float(v) for lab, v in zip(m.labels, mean_causes)},
             confident=confident,
             duration_s=clip.samples.shape[0] / m.sample_rate,
-            windows=int(len(clip.starts)),
+            windows=int(len(cry)),
         )

@@ -7,6 +7,14 @@ Graph
     input  ``waveform``             float32 [batch, samples], mono, ``sample_rate`` Hz, in [-1, 1]
     output ``cry_probability``      float32 [batch]
     output ``cause_probabilities``  float32 [batch, n_causes], softmax over ``labels``
+
+Optional window outputs (both or neither): one pass over a long clip scores every window in it.
+    output ``window_cry_probability``      float32 [batch, windows]
+    output ``window_cause_probabilities``  float32 [batch, windows, n_causes]
+Window ``w`` covers ``window_seconds`` from ``w * hop_seconds`` (the last one may run past the end
+of the input and then holds only its real part). An input of exactly ``window_seconds + (k - 1) *
+hop_seconds`` gives exactly ``k`` windows. The first two outputs pool the whole input; for an input of
+one window they are that window's scores.
 """
 from __future__ import annotations
 
@@ -16,6 +24,8 @@ SUPPORTED_SCHEMA_VERSIONS = frozenset({"1"})
 INPUT_NAME = "waveform"
 OUTPUT_CRY = "cry_probability"
 OUTPUT_CAUSES = "cause_probabilities"
+OUTPUT_WINDOW_CRY = "window_cry_probability"
+OUTPUT_WINDOW_CAUSES = "window_cause_probabilities"
 
 _P = "infantcry."
 KEY_SCHEMA_VERSION = _P + "schema_version"

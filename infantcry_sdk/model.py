@@ -166,7 +166,8 @@ def _session_options(threads: int) -> ort.SessionOptions:
     return opts
 
 
-def _check_graph(session: ort.InferenceSession, path: Path) -> None:
+def _check_graph(session: ort.InferenceSession, path: Path) -> bool:
+    """Raise unless the graph's io is the contract's; True when it has the optional window outputs."""
     inputs = session.get_inputs()
     if len(inputs) != 1 or inputs[0].name != contract.INPUT_NAME:
         names = [i.name for i in inputs]
@@ -181,17 +182,33 @@ def _check_graph(session: ort.InferenceSession, path: Path) -> None:
         out = outputs[name]
         if out.type != _FLOAT or len(out.shape) != rank:
             raise _bad(path, f"output {name!r} must be float32 of rank {rank}, is {out.type} {out.shape}")
+    window_outputs = ((contract.OUTPUT_WINDOW_CRY, 2), (contract.OUTPUT_WINDOW_CAUSES, 3))
+    present = [name for name, _ in window_outputs if name in outputs]
+    if not present:
+        return False
+    if len(present) == 1:
+        raise _bad(path, f"output {present[0]!r} comes without its pair (window outputs are both or neither)")
+    for name, rank in window_outputs:
+        out = outputs[name]
+        if out.type != _FLOAT or len(out.shape) != rank:
+            raise _bad(path, f"output {name!r} must be float32 of rank {rank}, is {out.type} {out.shape}")
+    return True
 
 
 @dataclass(frozen=True, eq=False)
 class LoadedModel:
-    """A validated model: its session, parsed metadata and where it came from."""
+    """A validated model: its session, parsed metadata and where it came from.
+
+    ``window_outputs``: the graph also scores every window of its input in one pass
+    (:meth:`run_windows`); without them a caller cuts windows itself and uses :meth:`run`.
+    """
 
     path: Path
     file_bytes: int
     metadata: ModelMetadata
     session: ort.InferenceSession
     threads: int
+    window_outputs: bool = False
 
     def run(self, waveforms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Score a float32 ``[batch, samples]`` block: ``(cry [batch], causes [batch, n])`` as float64.
@@ -217,6 +234,47 @@ class LoadedModel:
         if not (np.isfinite(cry).all() and np.isfinite(causes).all()):
             raise ModelError(f"model {self.path} returned NaN or Inf; the file is broken.")
         return np.clip(cry, 0.0, 1.0), np.clip(causes, 0.0, 1.0)
+
+    def run_windows(self, waveforms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Score every window of each row in one pass: ``(cry [batch, W], causes [batch, W, n])`` as float64.
+
+        Window ``w`` starts ``w * hop_samples`` into the row (see ``infantcry_sdk.contract``). Only for
+        models with :attr:`window_outputs`; rows hold at least ``min_samples``.
+        """
+        if not self.window_outputs:
+            raise ModelError(f"model {self.path} has no window outputs; cut windows and use run().")
+        batch = np.ascontiguousarray(waveforms, dtype=np.float32)
+        try:
+            cry, causes = self.session.run(
+                [contract.OUTPUT_WINDOW_CRY, contract.OUTPUT_WINDOW_CAUSES], {contract.INPUT_NAME: batch}
+            )
+        except Exception as exc:  # onnxruntime raises several private types
+            raise ModelError(f"model {self.path} failed on a {batch.shape} input: {exc}") from exc
+        n = len(self.metadata.labels)
+        cry = np.asarray(cry, dtype=np.float64)
+        causes = np.asarray(causes, dtype=np.float64)
+        if cry.ndim != 2 or cry.shape[0] != batch.shape[0] or cry.shape[1] < 1 or causes.shape != (*cry.shape, n):
+            raise ModelError(
+                f"model {self.path} returned window shapes {cry.shape} and {causes.shape} for a batch of "
+                f"{batch.shape[0]} with {n} labels; the file does not match its own metadata."
+            )
+        if not (np.isfinite(cry).all() and np.isfinite(causes).all()):
+            raise ModelError(f"model {self.path} returned NaN or Inf; the file is broken.")
+        return np.clip(cry, 0.0, 1.0), np.clip(causes, 0.0, 1.0)
+
+    def _check_window_geometry(self) -> None:
+        """A window plus ``k - 1`` hops of audio must give exactly ``k`` windows (the contract), or the
+        SDK would attribute scores to the wrong stretch of audio."""
+        m = self.metadata
+        for k in (1, 3):
+            n = m.window_samples + (k - 1) * m.hop_samples
+            got = self.run_windows(np.zeros((1, n), np.float32))[0].shape[1]
+            if got != k:
+                raise _bad(
+                    self.path,
+                    f"its window outputs give {got} windows for {n} samples where its metadata "
+                    f"(window {m.window_seconds} s, hop {m.hop_seconds} s) implies {k}",
+                )
 
 
 def load_model(path: str | Path | None = None, *, threads: int = 1) -> LoadedModel:
@@ -250,7 +308,7 @@ def load_model(path: str | Path | None = None, *, threads: int = 1) -> LoadedMod
         session = ort.InferenceSession(data, sess_options=opts, providers=["CPUExecutionProvider"])
     except Exception as exc:
         raise _bad(p, f"onnxruntime cannot load it ({type(exc).__name__}: {str(exc).strip()[:300]})") from exc
-    _check_graph(session, p)
+    window_outputs = _check_graph(session, p)
     try:
         raw_meta = dict(session.get_modelmeta().custom_metadata_map)
     except Exception as exc:  # e.g. UnicodeDecodeError from a corrupted metadata string
@@ -261,8 +319,12 @@ def load_model(path: str | Path | None = None, *, threads: int = 1) -> LoadedMod
             f"model file {p} is tampered or corrupted: its bytes do not match its sealed SHA-256. "
             "Re-download or rebuild the model; never edit a sealed model by hand."
         )
-    model = LoadedModel(path=p, file_bytes=len(data), metadata=meta, session=session, threads=threads)
+    model = LoadedModel(path=p, file_bytes=len(data), metadata=meta, session=session, threads=threads,
+                        window_outputs=window_outputs)
     # Smoke run at the shortest allowed length: catches label-count mismatches and graphs that cannot
     # take their own min_samples, at load time rather than on the first user clip.
     model.run(np.zeros((1, meta.min_samples), np.float32))
+    if window_outputs:
+        model.run_windows(np.zeros((1, meta.min_samples), np.float32))
+        model._check_window_geometry()
     return model

@@ -6,6 +6,7 @@ tracing the front-end's symbolic shape arithmetic) takes 10-30 s on 2 cores, hen
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from pathlib import Path
@@ -36,11 +37,13 @@ pytestmark = pytest.mark.slow
 torch.set_num_threads(1)
 
 LABELS = ["hungry", "tired", "discomfort", "belly_pain", "burping"]
+WINDOW_SECONDS, HOP_SECONDS = 1.92, 0.96  # 24 and 12 of the student's 80 ms embedding frames
+CLIP_OUTPUTS = [contract.OUTPUT_CRY, contract.OUTPUT_CAUSES]
 
 
 def contract_metadata(labels=LABELS) -> dict[str, str]:
-    return metadata_for(labels, detection_threshold=0.5, cause_min_confidence=0.4, window_seconds=1.0,
-                        hop_seconds=0.5, min_samples=SAMPLE_RATE // 2, model_version="test-0",
+    return metadata_for(labels, detection_threshold=0.5, cause_min_confidence=0.4, window_seconds=WINDOW_SECONDS,
+                        hop_seconds=HOP_SECONDS, min_samples=SAMPLE_RATE // 2, model_version="test-0",
                         training_summary={"data": "synthetic", "licences": "n/a"})
 
 
@@ -79,10 +82,12 @@ def test_graph_names_types_and_dynamic_axes(exported) -> None:
     assert inp.name == contract.INPUT_NAME and inp.type == "tensor(float)"
     assert len(inp.shape) == 2 and all(isinstance(d, str) for d in inp.shape)  # both axes symbolic
     outs = {o.name: o for o in sess.get_outputs()}
-    assert set(outs) == {contract.OUTPUT_CRY, contract.OUTPUT_CAUSES}
+    assert set(outs) == {contract.OUTPUT_CRY, contract.OUTPUT_CAUSES, contract.OUTPUT_WINDOW_CRY, contract.OUTPUT_WINDOW_CAUSES}
     assert all(o.type == "tensor(float)" for o in outs.values())
     assert len(outs[contract.OUTPUT_CRY].shape) == 1
     assert outs[contract.OUTPUT_CAUSES].shape[1] == len(LABELS)
+    assert len(outs[contract.OUTPUT_WINDOW_CRY].shape) == 2
+    assert outs[contract.OUTPUT_WINDOW_CAUSES].shape[2] == len(LABELS)
     model = onnx.load(str(path))
     assert max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) >= 17
 
@@ -91,13 +96,64 @@ def test_graph_names_types_and_dynamic_axes(exported) -> None:
 def test_onnxruntime_matches_torch_at_any_length(exported, seconds: float, batch: int) -> None:
     model, path = exported
     x = np.stack([np.resize(w, int(seconds * SAMPLE_RATE)) for w in tones(batch, 1.0, seed=11)])
-    cry, causes = _session(path).run(None, {contract.INPUT_NAME: x})
+    cry, causes = _session(path).run(CLIP_OUTPUTS, {contract.INPUT_NAME: x})
     ref_cry, ref_causes = _torch_probs(model, x)
     assert cry.shape == (batch,) and causes.shape == (batch, len(LABELS))
     assert cry.dtype == np.float32 and causes.dtype == np.float32
     assert np.abs(cry - ref_cry).max() < 1e-4
     assert np.abs(causes - ref_causes).max() < 1e-4
     assert np.allclose(causes.sum(axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("seconds", [0.5, 1.92, 1.93, 2.5, 7.0, 30.0])
+def test_window_outputs_match_torch_and_count_windows_by_the_contract(exported, seconds: float) -> None:
+    model, path = exported
+    n = int(round(seconds * SAMPLE_RATE))
+    x = np.stack([np.resize(w, n) for w in tones(2, 1.0, seed=5)])
+    cry, causes, w_cry, w_causes = _session(path).run(None, {contract.INPUT_NAME: x})
+    wf, hf = model.config.window_frames(WINDOW_SECONDS), model.config.window_frames(HOP_SECONDS)
+    with torch.no_grad():
+        ref = ContractWrapper(model.eval(), (wf, hf))(torch.from_numpy(x))
+    for got, want in zip((cry, causes, w_cry, w_causes), ref):
+        assert got.shape == tuple(want.shape) and np.abs(got - want.numpy()).max() < 1e-4
+    frames = int(model.embedding_lengths(torch.tensor([n]))[0])  # whole 80 ms frames in the clip
+    assert w_cry.shape[1] == 1 + max(0, -(-(frames - wf) // hf))  # a window every hop while frames remain
+    assert np.allclose(w_causes.sum(axis=-1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("k", [1, 2, 5])
+def test_a_window_plus_hops_gives_exactly_that_many_windows(exported, k: int) -> None:
+    _, path = exported
+    n = int(WINDOW_SECONDS * SAMPLE_RATE) + (k - 1) * int(HOP_SECONDS * SAMPLE_RATE)
+    x = tones(1, n / SAMPLE_RATE, seed=2)[0][None, :n]
+    cry, causes, w_cry, w_causes = _session(path).run(None, {contract.INPUT_NAME: x})
+    assert w_cry.shape == (1, k)
+    if k == 1:  # one window: the window scores are the clip scores
+        assert np.abs(w_cry[:, 0] - cry).max() < 1e-6 and np.abs(w_causes[:, 0] - causes).max() < 1e-6
+
+
+def test_each_window_scores_close_to_the_same_stretch_scored_alone(exported) -> None:
+    """One pass differs from cutting windows only at window edges (the convolutions see the real
+    neighbours instead of zero padding), so scores stay close on a smooth signal."""
+    model, path = exported
+    window, hop = int(WINDOW_SECONDS * SAMPLE_RATE), int(HOP_SECONDS * SAMPLE_RATE)
+    x = np.resize(tones(1, 1.0, seed=3)[0], 6 * SAMPLE_RATE)[None, :]
+    sess = _session(path)
+    _, _, w_cry, _ = sess.run(None, {contract.INPUT_NAME: x})
+    alone = [sess.run(None, {contract.INPUT_NAME: x[:, s : s + window]})[0][0] for s in range(0, 6 * SAMPLE_RATE - window + 1, hop)]
+    assert np.abs(w_cry[0, : len(alone)] - np.array(alone)).max() < 0.05
+
+
+def test_a_student_with_per_utterance_normalisation_exports_without_window_outputs(tmp_path: Path) -> None:
+    model = CryStudent(dataclasses.replace(StudentConfig.tiny(n_causes=5), normalisation="utterance"))
+    path = export_student_onnx(model.eval(), tmp_path / "utt.onnx", contract_metadata()).path
+    assert {o.name for o in _session(path).get_outputs()} == {contract.OUTPUT_CRY, contract.OUTPUT_CAUSES}
+
+
+def test_windows_that_are_not_whole_embedding_frames_are_refused(tmp_path: Path) -> None:
+    meta = metadata_for(LABELS, 0.5, 0.4, 2.0, 1.0, 8000, "v", "s")  # 2 s = 25 frames of 80 ms, but 1 s is 12.5
+    with pytest.raises(ExportError, match="embedding frames"):
+        export_student_onnx(CryStudent(StudentConfig.tiny(n_causes=5)).eval(), tmp_path / "x.onnx", meta)
 
 
 def test_onnxruntime_matches_torch_on_real_clips(exported) -> None:
@@ -113,7 +169,7 @@ def test_onnxruntime_matches_torch_on_real_clips(exported) -> None:
     sess = _session(path)
     for f in files:
         wave = load(str(f), None, SAMPLE_RATE)[None, :]
-        cry, causes = sess.run(None, {contract.INPUT_NAME: wave})
+        cry, causes = sess.run(CLIP_OUTPUTS, {contract.INPUT_NAME: wave})
         ref_cry, ref_causes = _torch_probs(model, wave)
         assert np.abs(cry - ref_cry).max() < 1e-4 and np.abs(causes - ref_causes).max() < 1e-4, f.name
 

@@ -52,7 +52,7 @@ def ort_file(int8):
 
 def _run(path: Path, x: np.ndarray = HELD_OUT) -> tuple[np.ndarray, np.ndarray]:
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    return tuple(sess.run(None, {contract.INPUT_NAME: x}))
+    return tuple(sess.run([contract.OUTPUT_CRY, contract.OUTPUT_CAUSES], {contract.INPUT_NAME: x}))
 
 
 def _producers(model: onnx.ModelProto) -> dict[str, onnx.NodeProto]:

@@ -292,3 +292,27 @@ def test_train_student_rejects_bad_input() -> None:
     bad = [("x", train[0][1], 1, 7)]
     with pytest.raises(ValueError, match="cause"):
         train_student(bad, val, None, config, distill=False, student_config=tiny)
+
+
+def test_local_normalisation_is_local_and_gain_free() -> None:
+    """A frame's normalised value depends only on frames within norm_frames // 2 of it (so one pass
+    over a long clip gives each window what it would get alone, away from its edges), and adding a
+    constant to the log-mel (a gain change) changes nothing."""
+    model = CryStudent(StudentConfig.tiny())
+    k = model.config.norm_frames
+    logmel = torch.randn(1, 300, 64)
+    base = model.normalise(logmel, None)
+    changed = logmel.clone()
+    changed[:, :10] += 5.0
+    out = model.normalise(changed, None)
+    assert torch.equal(out[:, 10 + k // 2 :], base[:, 10 + k // 2 :])
+    assert not torch.allclose(out[:, : 10 + k // 2], base[:, : 10 + k // 2])
+    assert torch.allclose(model.normalise(logmel + 3.0, None), base, atol=1e-5)
+
+
+def test_old_checkpoints_load_as_they_were_trained(tmp_path) -> None:
+    """Checkpoints saved before frame_stride and local normalisation existed keep their settings."""
+    old = {k: v for k, v in StudentConfig.tiny().to_dict().items() if k not in ("frame_stride", "normalisation")}
+    config = StudentConfig.from_dict(old)
+    assert config.frame_stride == 1 and config.normalisation == "utterance"
+    assert StudentConfig.from_dict(StudentConfig().to_dict()) == StudentConfig()

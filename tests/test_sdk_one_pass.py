@@ -1,0 +1,118 @@
+"""The SDK on a model with window outputs: one pass per clip (segments for long clips), and the
+load-time checks that keep a model's window outputs honest.
+
+Uses a random (batch-norm-settled) default student exported once per session, so these tests need
+torch; the rest of the SDK tests run on torch-free toy models, which have no window outputs and so
+cover the cut-windows path.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from export.onnx_export import read_metadata
+from export.toy_model import rewrite_metadata
+from infantcry_sdk import CryClassifier, ModelError, classifier, contract
+from test_onnx_export import exported_default_student
+from test_student import tones
+
+pytestmark = pytest.mark.slow
+RATE = 16_000
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return exported_default_student(tmp_path_factory.getbasetemp())[1]
+
+
+@pytest.fixture(scope="module")
+def clf(model_path: Path) -> CryClassifier:
+    return CryClassifier.load(model_path)
+
+
+def _cut_windows(clf: CryClassifier) -> CryClassifier:
+    """The same model scored the other way: windows cut by the SDK, one run of each."""
+    return CryClassifier(dataclasses.replace(clf._model, window_outputs=False))
+
+
+def _clip(seconds: float, seed: int = 0) -> np.ndarray:
+    return np.resize(tones(1, 1.0, seed=seed)[0], int(round(seconds * RATE)))
+
+
+def test_the_exported_student_has_window_outputs(clf: CryClassifier) -> None:
+    assert clf._model.window_outputs
+    assert clf.metadata.window_samples == 2 * clf.metadata.hop_samples
+
+
+@pytest.mark.parametrize("k", [1, 2, 6])
+def test_predict_aggregates_the_window_outputs_of_one_pass(clf: CryClassifier, k: int) -> None:
+    m = clf.metadata
+    x = _clip((m.window_samples + (k - 1) * m.hop_samples) / RATE, seed=k)
+    pred = clf.predict(x, RATE)
+    cry, causes = clf._model.run_windows(x[None, :])
+    assert pred.windows == k == cry.shape[1]
+    assert pred.cry_probability == pytest.approx(float(cry.max()))
+    crying = cry[0] >= m.detection_threshold
+    want = (causes[0][crying] if crying.any() else causes[0]).mean(axis=0)
+    assert [pred.cause_probabilities[lab] for lab in clf.labels] == pytest.approx(want.tolist())
+
+
+def test_one_pass_agrees_with_cut_windows(clf: CryClassifier) -> None:
+    """Same windows, same aggregation; scores differ only through what the convolutions see at a
+    window's edges (real neighbours instead of zero padding)."""
+    m = clf.metadata
+    for k, seed in ((3, 1), (5, 2)):
+        x = _clip((m.window_samples + (k - 1) * m.hop_samples) / RATE, seed=seed)
+        a, b = clf.predict(x, RATE), _cut_windows(clf).predict(x, RATE)
+        assert a.windows == b.windows == k
+        assert abs(a.cry_probability - b.cry_probability) < 0.05
+
+
+def test_long_clips_go_in_segments_of_whole_windows(clf: CryClassifier, monkeypatch: pytest.MonkeyPatch) -> None:
+    m = clf.metadata
+    x = _clip(20.0, seed=4)
+    whole_cry, _ = clf._model.run_windows(x[None, :])
+    # segments of 4 windows: 20 s needs 6 runs instead of 1
+    monkeypatch.setattr(classifier, "MAX_BATCH_SAMPLES", m.window_samples + 3 * m.hop_samples)
+    starts = classifier.segment_starts(x.size, m.window_samples, m.hop_samples, 4)
+    assert len(starts) > 1 and np.all(np.diff(starts) == 4 * m.hop_samples)
+    cry, _ = clf._score_one_pass(classifier._Clip(x, np.zeros(1, np.int64), x.size))
+    assert cry.shape == (whole_cry.shape[1],)  # the same windows, segment by segment
+    assert np.abs(cry - whole_cry[0]).max() < 0.05
+    assert clf.predict(x, RATE).windows == whole_cry.shape[1]
+
+
+@pytest.mark.parametrize(
+    "n,window,hop,per,want",
+    [
+        (80, 40, 20, 3, [0]),  # exactly one segment: 40 + 2 * 20 samples hold windows 0..2
+        (81, 40, 20, 3, [0, 60]),  # one sample more: window 3 starts at 60 and holds 21 > 40 - 20 samples
+        (100, 40, 20, 3, [0, 60]),
+        (200, 40, 20, 3, [0, 60, 120]),  # the third segment holds windows 6.. (120..200)
+        (10, 40, 20, 3, [0]),  # shorter than a window
+    ],
+)
+def test_segment_starts(n: int, window: int, hop: int, per: int, want: list[int]) -> None:
+    assert classifier.segment_starts(n, window, hop, per).tolist() == want
+
+
+def test_a_lone_window_output_is_refused(model_path: Path, tmp_path: Path) -> None:
+    proto = onnx.load(str(model_path))
+    keep = [o for o in proto.graph.output if o.name != contract.OUTPUT_WINDOW_CAUSES]
+    del proto.graph.output[:]
+    proto.graph.output.extend(keep)
+    onnx.save_model(proto, str(tmp_path / "unsealed.onnx"))
+    bad = rewrite_metadata(tmp_path / "unsealed.onnx", tmp_path / "lone.onnx", {})  # re-sealed
+    with pytest.raises(ModelError, match="without its pair"):
+        CryClassifier.load(bad)
+
+
+def test_window_outputs_that_disagree_with_the_metadata_are_refused(model_path: Path, tmp_path: Path) -> None:
+    assert read_metadata(onnx.load(str(model_path)))[contract.KEY_HOP_SECONDS] == "0.96"
+    bad = rewrite_metadata(model_path, tmp_path / "hop.onnx", {contract.KEY_HOP_SECONDS: "0.48"})  # re-sealed
+    with pytest.raises(ModelError, match="windows"):
+        CryClassifier.load(bad)
