@@ -5,6 +5,9 @@
 Per subject: latency of a 1 s window and of a 7 s clip (p50/p95 after warm-up) at each thread count,
 ms per second of audio, real-time factor, session load time, peak RSS of a fresh process, file bytes,
 and the graph's parameters, MACs and peak activation memory (:mod:`benchmarks.graph_stats`).
+The teacher runs in torch when it was not exported to ONNX (``teacher.pt``): it is timed, paired and
+memory-probed like the others, its parameters are counted from the torch modules, and the figures
+that need a graph file (MACs, peak activations, an operator profile) are None with a reason.
 When YAMNet is available every timed call of a subject is paired with a YAMNet call (alternating
 order) and the per-pair speed ratios are reported (:mod:`benchmarks.timing`).
 Writes ``results.json``, ``results.md`` and ``results.png`` to ``--out``; with ``--check`` also
@@ -31,7 +34,7 @@ from .machine import machine_info
 from .memory import fresh_process_memory
 from .op_profile import op_time_profile
 from .runners import YAMNET_SAMPLES, open_runner, yamnet_starts
-from .subjects import REPO, Subject, discover, find_run_dir, model_card_for
+from .subjects import REPO, YAMNET_TFLITE, Subject, discover, find_run_dir, model_card_for
 from .timing import Latency, Ratio, time_calls, time_load, time_paired
 
 DEFAULT_OUT = REPO / "benchmarks" / "results"
@@ -62,8 +65,49 @@ def _log(msg: str) -> None:
     print(f"[bench] {msg}", file=sys.stderr, flush=True)
 
 
+TORCH_NO_GRAPH = (
+    "the teacher runs in torch (teacher.pt, no ONNX export), and MACs and peak activations are counted "
+    "from an ONNX/TFLite graph (benchmarks/graph_stats.py)"
+)
+
+
+def _torch_graph(subject: Subject) -> dict:
+    """The torch teacher's counted costs: parameters from its modules; no graph, so no MACs."""
+    from .runners import load_torch_teacher
+
+    teacher = load_torch_teacher(subject.path)
+    counts = teacher.parameter_counts()
+    window = {
+        "format": "torch",
+        "input_samples": None,
+        "parameters": counts["parameters"],
+        "parameter_bytes": counts["parameter_bytes"],
+        "macs": None,
+        "macs_by_op": None,
+        "peak_activation_bytes": None,
+        "folded_constant_bytes": None,
+        "operators": None,
+        "opset": None,
+        "notes": [
+            f"parameters counted from the torch modules: YAMNet backbone {counts['backbone_parameters']:,} + saved head "
+            f"{counts['head_parameters']:,}; YAMNet's AudioSet classifier ({counts['classifier_parameters_excluded']:,}) "
+            "excluded, as teacher_report.json counts it",
+            "parameter_bytes: float32 as held in torch",
+        ],
+    }
+    return {
+        "window": window,
+        "macs_per_audio_second": None,
+        "skip": {"macs": TORCH_NO_GRAPH, "peak_activation_bytes": TORCH_NO_GRAPH},
+        "how": f"teacher patches every {teacher.config.hop_frames} frames ({teacher.config.hop_frames / 100:g} s), "
+               f"{teacher.config.pooling} pooling over patches",
+    }
+
+
 def _graph(subject: Subject, clip_samples: int) -> dict:
     """Counted costs: for a 1 s input and for the whole clip (ONNX), or per YAMNet patch."""
+    if subject.engine == "torch":
+        return _torch_graph(subject)
     if subject.engine == "tflite":
         g = tflite_graph_stats(subject.graph_path)
         patches = len(yamnet_starts(clip_samples))
@@ -114,12 +158,20 @@ def _measure_threads(subject: Subject, yamnet: Subject | None, threads: int, aud
 def _measure_subject(subject: Subject, yamnet: Subject | None, audio: BenchAudio, prof: Profile, yam_pools: dict) -> dict:
     entry = subject.to_dict()
     entry["file_bytes"] = subject.path.stat().st_size
+    if subject.engine == "torch":  # the head alone is not the model: its backbone weights ship too
+        files = {str(subject.path): subject.path.stat().st_size, str(YAMNET_TFLITE): YAMNET_TFLITE.stat().st_size}
+        entry["files"] = files
+        entry["file_bytes"] = sum(files.values())
+        entry["file_bytes_how"] = f"{subject.path.name} (saved head) + {YAMNET_TFLITE.name} (backbone weights, int8)"
     entry["graph"] = _graph(subject, len(audio.clip))
     entry["load_ms"] = time_load(lambda: open_runner(subject, 1, audio), prof.load_repeats).to_dict()
     if prof.memory_runs:
         entry["memory"] = fresh_process_memory(subject, runs=prof.memory_runs).to_dict()
     if subject.engine == "ort":
         entry["op_profile"] = op_time_profile(subject.path, audio.clip, runs=3 if prof.name == "quick" else 10)
+    elif subject.engine == "torch":
+        entry["op_profile"] = None
+        entry["op_profile_skip"] = "onnxruntime's kernel profiler needs an ONNX graph; the teacher runs in torch"
     entry["threads"] = {}
     for t in prof.threads:
         _log(f"  {subject.key}: {t} thread(s)")
@@ -179,6 +231,8 @@ def _run(run_dir: Path | None, prof: Profile, *, yamnet: bool, only: Sequence[st
             "latencies are wall-clock ms on this machine; ratios vs YAMNet are per pair in this run",
             "ms_per_audio_second and rtf use the 7 s clip p50; x_realtime = audio seconds per compute second",
             "MACs count Conv/MatMul/Gemm-like ops only (see benchmarks/graph_stats.py)",
+            "a torch subject (the teacher without an ONNX export) has no graph: MACs and peak activations are None, "
+            "parameters are counted from its torch modules",
         ],
         "subjects": {},
     }
@@ -232,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-yamnet", action="store_true", help="skip the YAMNet peer (and its budget)")
     p.add_argument("--no-memory", action="store_true", help="skip the fresh-process memory probes (and their budgets)")
     p.add_argument("--only", nargs="+", default=(), metavar="KEY",
-                   help="measure only these subjects (int8_onnx_sdk int8_onnx_ort int8_ort_sdk int8_ort_ort fp32_onnx_ort teacher_onnx_ort)")
+                   help="measure only these subjects (int8_onnx_sdk int8_onnx_ort int8_ort_sdk int8_ort_ort fp32_onnx_ort teacher_onnx_ort teacher_torch)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default benchmarks/results)")
     p.add_argument("--check", action="store_true", help="check budgets.toml; exit 1 naming each broken budget")
     p.add_argument("--budgets", type=Path, default=_budgets.BUDGETS_FILE, help="budget file (default benchmarks/budgets.toml)")

@@ -52,6 +52,7 @@ def machine_info() -> dict:
         "numpy": numpy.__version__,
         "onnxruntime": onnxruntime.__version__,
         "ai_edge_litert": _version("ai-edge-litert"),
+        "torch": _version("torch"),  # only the teacher without an ONNX export runs in torch
         "onnx": _version("onnx"),
         "infantcry": _version("infantcry"),
         "git_commit": _git("rev-parse", "--short", "HEAD"),

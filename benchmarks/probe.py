@@ -4,7 +4,8 @@ Run by :mod:`benchmarks.memory` as ``python -m benchmarks.probe ENGINE PATH [--t
 [--baseline] [--hold]``; the parent reads this process's peak RSS (``VmHWM``) from outside.
 ``--baseline`` imports exactly the same modules and stops before loading the model, so the model's
 own share (peak minus baseline) can be told apart from the interpreter and its libraries.
-The audio is synthetic (arrays, no file decoding), the same for every engine.
+The audio is synthetic (arrays, no file decoding), the same for every engine. For ``torch`` (the
+teacher's ``teacher.pt``) the baseline imports torch and the toolchain modules the teacher runs on.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from typing import Sequence
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("engine", choices=["sdk", "ort", "tflite"])
+    parser.add_argument("engine", choices=["sdk", "ort", "tflite", "torch"])
     parser.add_argument("path", type=Path)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--baseline", action="store_true")
@@ -33,15 +34,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         import infantcry_sdk  # noqa: F401
     elif args.engine == "ort":
         import onnxruntime  # noqa: F401
+    elif args.engine == "torch":
+        import ai_edge_litert.interpreter  # noqa: F401  (reads YAMNet's weights from its tflite)
+        import torch  # noqa: F401
+
+        import export.features  # noqa: F401
+        import export.teacher  # noqa: F401
+        import export.yamnet  # noqa: F401
     else:
         import ai_edge_litert.interpreter  # noqa: F401
     if args.baseline:
         return _report({"baseline": True}, args.hold)
     clip = synthetic(CLIP_S)
     audio = BenchAudio(clip[:RATE].copy(), clip, "synthetic")
-    kinds = {"sdk": runners.SdkRunner, "ort": runners.OrtRunner, "tflite": runners.YamnetRunner}
     t0 = time.perf_counter()
-    runner = kinds[args.engine](args.path, args.threads, audio)
+    runner = runners.RUNNERS[args.engine](args.path, args.threads, audio)
     t1 = time.perf_counter()
     runner.clip()
     t2 = time.perf_counter()

@@ -62,11 +62,18 @@ def markdown(results: dict) -> str:
     for key, s in _measured(results):
         g = s["graph"]["window"]
         mem = s.get("memory") or {}
+        macs = s["graph"].get("macs_per_audio_second")
+        peak = g.get("peak_activation_bytes")
         lines.append(
             f"| {s['label']} | {s['file_bytes'] / 1000:.1f} | {g['parameters']:,} | {g['parameter_bytes'] / 1000:.1f} | "
-            f"{s['graph']['macs_per_audio_second'] / 1e6:.2f} | {g['peak_activation_bytes'] / 1000:.1f} | "
+            f"{_f(None if macs is None else macs / 1e6)} | {_f(None if peak is None else peak / 1000, '{:.1f}')} | "
             f"{_f(mem.get('peak_rss_mb'), '{:.1f}')} | {_f(mem.get('model_rss_mb'), '{:.1f}')} |"
         )
+    torch_subs = [(k, s) for k, s in _measured(results) if s.get("engine") == "torch"]
+    for _, s in torch_subs:
+        why = (s["graph"].get("skip") or {}).get("macs", "no graph file")
+        lines += ["", f"{s['label']}: MACs and peak activations not counted: {why}. File KB: {s.get('file_bytes_how', 'the model files')}; "
+                      "parameters counted from the torch modules (float32 bytes)."]
     profiled = [(k, s) for k, s in _measured(results) if s.get("op_profile")]
     if profiled:
         lines += ["", "## Where the time goes (onnxruntime profiler, bare session, 7 s clip, 1 thread)", "",
@@ -86,7 +93,8 @@ def markdown(results: dict) -> str:
         "",
         "Notes: ms per audio s and RTF use the 7 s clip p50 (RTF < 1 is faster than real time). The SDK scores a "
         "long clip in its model's windows; bare ORT runs the whole clip at once; YAMNet's fixed-size TFLite is "
-        "invoked once per 0.975 s patch every 0.48 s (13 for 7 s). Speed-ups are YAMNet time / subject time per "
+        "invoked once per 0.975 s patch every 0.48 s (13 for 7 s). A torch teacher (no ONNX export) runs the "
+        "toolchain's path: YAMNet's torch port on 0.96 s patches every 0.96 s (8 for 7 s), then its pooling head. Speed-ups are YAMNet time / subject time per "
         "interleaved pair in this run. MACs count Conv/MatMul/Gemm-like ops from the graph's real shapes. "
         "Peak RSS: a fresh process that loads and scores one 7 s clip, read from outside (VmHWM in /proc/PID/status); "
         "'added by model' subtracts a process that imports the same modules only.",

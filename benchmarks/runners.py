@@ -11,16 +11,27 @@ How each engine handles the 7 s clip (the fair comparison is "what a developer w
   clip is scored YAMNet-style: patches every 0.48 s (7680 samples) while a full patch fits, which is
   the patch count YAMNet's own framing gives (13 for 7 s), one ``invoke`` each, scores averaged.
   Overlapping patches recompute their shared frames: that is how this file must be used.
+* ``torch`` (the teacher, when the run folder has ``teacher.pt`` but no teacher ONNX): the
+  toolchain's own scoring path, as ``export.stage_teacher`` scores waveforms: YAMNet's torch port
+  (:mod:`export.yamnet`, weights dequantized from ``../shared/models/yamnet/yamnet.tflite``) through
+  :class:`export.features.FeatureExtractor` in torch (``use_onnxruntime=False``): log-mel, patches
+  every ``hop_frames`` (the teacher's 0.96 s: 8 patches for 7 s, the tail padded), the backbone,
+  then the saved :class:`export.teacher.TeacherHead` (pooling over patches, cry logit) through
+  :func:`export.teacher.predict`. Threads: ``torch.set_num_threads`` (process-wide, so each call
+  re-asserts it). torch is imported here only, lazily: the SDK never imports it.
 """
 from __future__ import annotations
 
+import copy
+import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from .clips import BenchAudio
-from .subjects import Subject
+from .subjects import YAMNET_TFLITE, Subject
 
 YAMNET_SAMPLES = 15600
 YAMNET_HOP = 7680
@@ -114,7 +125,111 @@ class YamnetRunner:
         return np.mean([self._score(p) for p in self.patches], axis=0)
 
 
+@dataclass(frozen=True)
+class TeacherScore:
+    """What the torch teacher says about one waveform; ``windows``: the patches it pooled over."""
+
+    cry_probability: float
+    cause_probabilities: tuple[float, ...]
+    windows: int
+
+
+@dataclass
+class TorchTeacher:
+    """The teacher as the toolchain runs it: backbone pass (torch) + the saved head."""
+
+    extractor: object  # export.features.FeatureExtractor
+    head: object  # export.teacher.TeacherHead
+    config: object  # export.teacher.TeacherConfig
+    labels: tuple[str, ...]
+    threshold: float | None
+
+    def score(self, wave: np.ndarray) -> TeacherScore:
+        """Waveform (float32, 16 kHz) -> cry probability, exactly ``stage_teacher``'s ``score_waves``."""
+        import torch
+
+        from export.teacher import TrainItem, predict
+
+        with torch.no_grad():
+            (feats,) = self.extractor.extract([wave])
+            out = predict(self.head, [TrainItem(clip_id="bench", feats=feats, is_cry=1)], self.config)
+        return TeacherScore(
+            float(out.cry_probability[0]), tuple(float(p) for p in out.cause_probabilities[0]), len(feats.features)
+        )
+
+    def parameter_counts(self) -> dict:
+        """Parameters counted from the torch modules, the way ``teacher_report.json`` counts them:
+        YAMNet's backbone (its AudioSet classifier excluded) plus the whole saved head."""
+        yamnet = self.extractor.yamnet
+        classifier = sum(p.numel() for p in yamnet.classifier.parameters())
+        backbone = sum(p.numel() for p in yamnet.parameters()) - classifier
+        head = sum(p.numel() for p in self.head.parameters())
+        tail = self.extractor.tail if self.config.fine_tune_blocks > 0 else None
+        shared = sum(p.numel() for p in tail.parameters()) if tail is not None else 0  # the head holds its own copy
+        total = backbone - shared + head
+        return {
+            "parameters": int(total),
+            "parameter_bytes": int(4 * total),  # float32 in torch (the tflite file holds int8 weights)
+            "backbone_parameters": int(backbone - shared),
+            "head_parameters": int(head),
+            "classifier_parameters_excluded": int(classifier),
+        }
+
+
+def load_torch_teacher(teacher_pt: Path, yamnet_tflite: Path = YAMNET_TFLITE) -> TorchTeacher:
+    """``teacher.pt`` (saved by ``export.stage_teacher``: head state dict, config, labels, threshold)
+    on YAMNet's torch port. Weights come from the tflite every time (no cache is written)."""
+    import torch
+
+    from export.features import FeatureExtractor
+    from export.teacher import TeacherConfig, TeacherHead
+    from export.yamnet import EMBEDDING_DIM, load_yamnet
+
+    saved = torch.load(teacher_pt, map_location="cpu", weights_only=True)
+    known = {f.name for f in dataclasses.fields(TeacherConfig)}
+    config = TeacherConfig(**{k: v for k, v in saved["config"].items() if k in known})
+    labels = tuple(saved["labels"])
+    extractor = FeatureExtractor(
+        load_yamnet(yamnet_tflite), hop_frames=config.hop_frames, trainable_blocks=config.fine_tune_blocks,
+        use_onnxruntime=False,
+    )
+    blocks = copy.deepcopy(extractor.tail) if config.fine_tune_blocks > 0 else None  # as stage_teacher._make_head
+    head = TeacherHead(EMBEDDING_DIM, len(labels), config, blocks)
+    head.load_state_dict(saved["head"])
+    head.eval()
+    return TorchTeacher(extractor, head, config, labels, saved.get("threshold"))
+
+
+class TorchTeacherRunner:
+    """The teacher in torch: ``window()``/``clip()`` return a :class:`TeacherScore`."""
+
+    def __init__(self, path: Path, threads: int, audio: BenchAudio) -> None:
+        import torch
+
+        self.threads = threads
+        torch.set_num_threads(threads)
+        self.teacher = load_torch_teacher(path)
+        self.w = np.ascontiguousarray(audio.window, dtype=np.float32)
+        self.c = np.ascontiguousarray(audio.clip, dtype=np.float32)
+
+    def _threads(self) -> None:
+        import torch
+
+        if torch.get_num_threads() != self.threads:  # another runner in this process changed it
+            torch.set_num_threads(self.threads)
+
+    def window(self) -> TeacherScore:
+        self._threads()
+        return self.teacher.score(self.w)
+
+    def clip(self) -> TeacherScore:
+        self._threads()
+        return self.teacher.score(self.c)
+
+
+RUNNERS = {"sdk": SdkRunner, "ort": OrtRunner, "tflite": YamnetRunner, "torch": TorchTeacherRunner}
+
+
 def open_runner(subject: Subject, threads: int, audio: BenchAudio) -> Runner:
     """Load ``subject`` with ``threads`` intra-op threads."""
-    kinds = {"sdk": SdkRunner, "ort": OrtRunner, "tflite": YamnetRunner}
-    return kinds[subject.engine](subject.path, threads, audio)
+    return RUNNERS[subject.engine](subject.path, threads, audio)

@@ -3,7 +3,7 @@
 The harness never hard-codes a model: subjects are discovered, in this order of preference,
 
 1. ``--run-dir DIR`` (a pipeline run folder: ``student_int8.onnx``, ``student_int8.ort``,
-   ``student_fp32.onnx``, ``teacher.onnx``, ``model_card.json``);
+   ``student_fp32.onnx``, ``teacher.onnx`` (else ``teacher.pt``, run in torch), ``model_card.json``);
 2. else ``runs/latest`` when it holds ``student_int8.onnx`` (never another ``runs/*`` implicitly);
 3. for the int8 student only: the model bundled in the SDK package (``infantcry_sdk/models``);
 4. else a toy model from :mod:`export.toy_model`, built into a scratch folder and clearly marked
@@ -14,6 +14,7 @@ A subject that cannot be measured is kept with a ``skip`` reason, so tables say 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,7 @@ INT8_ONNX = "student_int8.onnx"
 INT8_ORT = "student_int8.ort"
 FP32_ONNX = "student_fp32.onnx"
 TEACHER_ONNX = ("teacher.onnx", "teacher_fp32.onnx")
+TEACHER_PT = "teacher.pt"  # export.stage_teacher's saved head (the backbone is YAMNet from ../shared)
 MODEL_CARD = "model_card.json"
 
 
@@ -31,9 +33,10 @@ MODEL_CARD = "model_card.json"
 class Subject:
     """One model measured through one engine.
 
-    ``engine``: ``sdk`` (infantcry_sdk.CryClassifier), ``ort`` (a bare onnxruntime session) or
-    ``tflite`` (ai_edge_litert). ``graph_path`` is the ONNX/TFLite file graph costs are counted from
-    (for a ``.ort`` file, the ``.onnx`` it was converted from).
+    ``engine``: ``sdk`` (infantcry_sdk.CryClassifier), ``ort`` (a bare onnxruntime session),
+    ``tflite`` (ai_edge_litert) or ``torch`` (the teacher's ``teacher.pt`` head on YAMNet's torch
+    port, when no teacher ONNX exists). ``graph_path`` is the ONNX/TFLite file graph costs are counted
+    from (for a ``.ort`` file, the ``.onnx`` it was converted from; None for ``torch``: no graph).
     """
 
     key: str
@@ -100,17 +103,30 @@ def discover(run_dir: Path | None, toy_dir: Path, *, yamnet: bool = True) -> lis
     else:
         why = "no run dir" if home is None else f"no {FP32_ONNX} in {home}"
         subjects.append(Subject("fp32_onnx_ort", "student fp32 .onnx (bare ORT)", "student_fp32", "ort", None, skip=why))
-    teacher = next((home / n for n in TEACHER_ONNX if home is not None and (home / n).is_file()), None)
-    if teacher is not None:
-        subjects.append(Subject("teacher_onnx_ort", "teacher .onnx (bare ORT)", "teacher", "ort", teacher, teacher, f"run dir {home}"))
-    else:
-        where = "no run dir" if home is None else f"none of {TEACHER_ONNX} in {home}"
-        subjects.append(Subject(
-            "teacher_onnx_ort", "teacher .onnx (bare ORT)", "teacher", "ort", None,
-            skip=f"teacher not exported to ONNX ({where}); the torch teacher is not timed here",
-        ))
+    subjects.append(teacher_subject(home))
     subjects.append(yamnet_subject(enabled=yamnet))
     return subjects
+
+
+def teacher_subject(home: Path | None) -> Subject:
+    """The teacher: its ONNX export when the run folder has one (bare ORT), else ``teacher.pt`` in
+    torch (YAMNet's torch port + the saved head), else a skipped row saying what is missing."""
+    teacher = next((home / n for n in TEACHER_ONNX if home is not None and (home / n).is_file()), None)
+    if teacher is not None:
+        return Subject("teacher_onnx_ort", "teacher .onnx (bare ORT)", "teacher", "ort", teacher, teacher, f"run dir {home}")
+    label = "teacher (torch)"
+    if home is None or not (home / TEACHER_PT).is_file():
+        where = "no run dir" if home is None else f"none of {TEACHER_ONNX} nor {TEACHER_PT} in {home}"
+        return Subject("teacher_torch", label, "teacher", "torch", None, skip=f"no teacher to measure ({where})")
+    pt = home / TEACHER_PT
+    skip = None
+    if not YAMNET_TFLITE.is_file():
+        skip = f"{TEACHER_PT} found, but its backbone weights {YAMNET_TFLITE} are not (../shared absent)"
+    elif importlib.util.find_spec("torch") is None:
+        skip = f"{TEACHER_PT} found, but torch is not installed (the teacher is not exported to ONNX)"
+    elif importlib.util.find_spec("ai_edge_litert") is None:
+        skip = f"{TEACHER_PT} found, but reading {YAMNET_TFLITE.name} needs ai_edge_litert (pip install ai-edge-litert)"
+    return Subject("teacher_torch", label, "teacher", "torch", pt, None, f"run dir {home} (+ {YAMNET_TFLITE.name} from ../shared)", skip=skip)
 
 
 def yamnet_subject(enabled: bool = True) -> Subject:

@@ -16,7 +16,7 @@ from benchmarks import budgets as B
 from benchmarks.desktop import main as bench_main
 from benchmarks.graph_stats import onnx_graph_stats, tflite_graph_stats
 from benchmarks.runners import yamnet_starts
-from benchmarks.subjects import YAMNET_TFLITE
+from benchmarks.subjects import REPO, YAMNET_TFLITE, discover
 from benchmarks.timing import Ratio, time_paired
 from benchmarks.toys import build_toy_pair
 
@@ -189,6 +189,105 @@ def test_yamnet_subject_is_paired_with_the_student(toy_run: Path, tmp_path: Path
     assert ratio["n"] == 3 and ratio["median"] > 0
     speed = next(b for b in printed["budgets"] if b["name"] == "min_speedup_vs_yamnet")
     assert speed["status"] in ("ok", "broken") and speed["value"] == pytest.approx(ratio["median"])
+
+
+# ------------------------------------------------------------------------------ the teacher in torch
+
+LATEST_TEACHER = REPO / "runs" / "latest" / "teacher.pt"
+
+
+def _torch_teacher_missing() -> str | None:
+    """Why the torch teacher cannot run here, or None."""
+    if not LATEST_TEACHER.is_file():
+        return f"{LATEST_TEACHER} absent (run the pipeline's teacher stage first)"
+    if not YAMNET_TFLITE.is_file():
+        return f"{YAMNET_TFLITE} absent (../shared not mounted): the teacher's backbone weights"
+    try:
+        import ai_edge_litert.interpreter  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError as exc:
+        return f"{exc.name} not installed"
+    return None
+
+
+def _teacher(run: Path, tmp_path: Path):
+    subjects = discover(run, tmp_path / "toy")
+    teachers = [s for s in subjects if s.role == "teacher"]
+    assert len(teachers) == 1  # one teacher row, whichever form it was found in
+    assert subjects[-1].role == "yamnet"  # still last
+    return teachers[0]
+
+
+def test_teacher_pt_without_onnx_is_a_torch_subject(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    build_toy_pair(run, ort=False)
+    (run / "teacher.pt").write_bytes(b"")  # discovery only looks at file names
+    t = _teacher(run, tmp_path)
+    assert (t.key, t.label, t.engine, t.path, t.graph_path) == ("teacher_torch", "teacher (torch)", "torch", run / "teacher.pt", None)
+    if not YAMNET_TFLITE.is_file():  # measurable only with its backbone weights, and the skip says so
+        assert t.skip and "yamnet.tflite" in t.skip
+    elif _has_yamnet() is None:
+        assert t.skip is None
+
+
+def test_no_teacher_is_skipped_with_the_reason(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    build_toy_pair(run, ort=False)
+    t = _teacher(run, tmp_path)
+    assert t.key == "teacher_torch" and t.path is None
+    assert "teacher.pt" in t.skip and "teacher.onnx" in t.skip and str(run) in t.skip
+
+
+def test_teacher_onnx_is_preferred_over_torch(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    build_toy_pair(run, ort=False)
+    (run / "teacher.pt").write_bytes(b"")
+    (run / "teacher.onnx").write_bytes(b"")
+    t = _teacher(run, tmp_path)
+    assert (t.key, t.engine, t.path, t.skip) == ("teacher_onnx_ort", "ort", run / "teacher.onnx", None)
+
+
+@pytest.mark.shared_data
+def test_torch_teacher_runner_scores_a_window_and_a_clip() -> None:
+    if why := _torch_teacher_missing():
+        pytest.skip(why)
+    from benchmarks.clips import CLIP_S, RATE, BenchAudio, synthetic
+    from benchmarks.runners import TorchTeacherRunner
+
+    clip = synthetic(CLIP_S)
+    runner = TorchTeacherRunner(LATEST_TEACHER, 1, BenchAudio(clip[:RATE].copy(), clip, "synthetic"))
+    window, whole = runner.window(), runner.clip()
+    for out in (window, whole):
+        assert isinstance(out.cry_probability, float) and 0.0 <= out.cry_probability <= 1.0
+        assert len(out.cause_probabilities) == len(runner.teacher.labels)
+    # the teacher's own patching: 0.96 s patches every 0.96 s, the tail padded (1 s -> 2, 7 s -> 8)
+    assert (window.windows, whole.windows) == (2, 8)
+    assert runner.clip().cry_probability == whole.cry_probability  # deterministic (eval mode)
+    counts = runner.teacher.parameter_counts()
+    assert 3.0e6 < counts["parameters"] < 4.5e6 and counts["parameter_bytes"] == 4 * counts["parameters"]
+
+
+@pytest.mark.shared_data
+@pytest.mark.slow
+def test_torch_teacher_end_to_end_reports_none_for_graph_figures(tmp_path: Path, capsys) -> None:
+    if why := _torch_teacher_missing():
+        pytest.skip(why)
+    run = tmp_path / "run"
+    build_toy_pair(run, ort=False)
+    shutil.copy(LATEST_TEACHER, run / "teacher.pt")
+    out = tmp_path / "out"
+    code = bench_main(["--run-dir", str(run), "--quick", "--repeats", "2", "--warmup", "1", "--only", "teacher_torch",
+                       "--no-yamnet", "--no-memory", "--out", str(out)])
+    assert code == 0
+    results = json.loads((out / "results.json").read_text())
+    t = results["subjects"]["teacher_torch"]
+    assert "error" not in t and not t.get("skip"), t
+    assert t["threads"]["1"]["clip"]["n"] == 2 and t["threads"]["1"]["clip_windows"] == 8
+    assert t["graph"]["macs_per_audio_second"] is None and "torch" in t["graph"]["skip"]["macs"]
+    assert t["graph"]["window"]["parameters"] > 3e6
+    assert t["file_bytes"] == (run / "teacher.pt").stat().st_size + YAMNET_TFLITE.stat().st_size
+    md = (out / "results.md").read_text()
+    assert "| teacher (torch) |" in md and "MACs and peak activations not counted: the teacher runs in torch" in md
 
 
 # ------------------------------------------------------------------------------ emulated ARM
