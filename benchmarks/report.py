@@ -92,7 +92,8 @@ def markdown(results: dict) -> str:
     lines += [
         "",
         "Notes: ms per audio s and RTF use the 7 s clip p50 (RTF < 1 is faster than real time). The SDK scores a "
-        "long clip in its model's windows; bare ORT runs the whole clip at once; YAMNet's fixed-size TFLite is "
+        "long clip in one run when the model has window outputs (the trained student has; a model without them "
+        "is run once per window), with its input checks and aggregation; bare ORT runs the whole clip once; YAMNet's fixed-size TFLite is "
         "invoked once per 0.975 s patch every 0.48 s (13 for 7 s). A torch teacher (no ONNX export) runs the "
         "toolchain's path: YAMNet's torch port on 0.96 s patches every 0.96 s (8 for 7 s), then its pooling head. Speed-ups are YAMNet time / subject time per "
         "interleaved pair in this run. MACs count Conv/MatMul/Gemm-like ops from the graph's real shapes. "

@@ -80,9 +80,9 @@ PATCH_FRAMES = 96  # 0.96 s
 PATCH_HOP_FRAMES = 48  # 0.48 s
 #: Samples that make exactly one patch: (96 - 1) * 160 + 400 = 15600 (0.975 s), YAMNet's input size.
 PATCH_SAMPLES = (PATCH_FRAMES - 1) * HOP_SAMPLES + WINDOW_SAMPLES
-#: Supported ``frame_stride`` values: every frame (YAMNet) or every second one (20 ms hop). A
-#: frame (13 rows of 32 samples) must span at most two hops of whole rows, see _frames_by_column.
-FRAME_STRIDES = (1, 2)
+#: Supported ``frame_stride`` values: every frame (YAMNet), every second or every third one (20 or
+#: 30 ms hop). A frame (13 rows of 32 samples) must span at most three hops, see _frames_by_column.
+FRAME_STRIDES = (1, 2, 3)
 
 _MEL_BREAK_HZ = 700.0
 _MEL_HIGH_Q = 1127.0
@@ -237,7 +237,7 @@ NUM_BINS = _K1 * _K2  # 240
 
 
 def _hops_per_frame(frame_stride: int) -> int:
-    """Hops of ``160 frame_stride`` samples (whole rows) that one 13-row frame reaches into: 3, or 2 at stride 2."""
+    """Hops of ``160 frame_stride`` samples (whole rows) that one 13-row frame reaches into: 3, 2 or 1 at stride 1, 2, 3."""
     return -(-_ROWS // (_ROWS_PER_HOP * frame_stride))
 
 
@@ -389,9 +389,9 @@ class LogMelFrontend(nn.Module):
     :data:`SILENCE_LOG_MEL`, so each clip gets exactly the frames it would get alone, padded the
     way :func:`frames_to_patches` pads.
 
-    ``frame_stride`` 2 computes only the even frames (a 20 ms hop): the same numbers as every
-    second row of stride 1, at half the cost. The student uses it: its first convolution strided
-    time by 2 anyway, and the front-end was over half of its run time.
+    ``frame_stride`` s computes only every s-th frame (a hop of 10 s ms): the same numbers as
+    those rows of stride 1, at 1/s of the cost. The student uses 3: the front-end was over half of
+    its run time.
     """
 
     def __init__(self, compute_dtype: torch.dtype = torch.float64, frame_stride: int = 1) -> None:

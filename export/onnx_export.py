@@ -247,6 +247,25 @@ def _strip_exporter_annotations(proto: onnx.ModelProto) -> None:
     drop_initializer_value_info(proto)
 
 
+#: Names for the graph's symbolic io axes (the exporter writes sizes such as ``s16`` or a window-count formula).
+IO_AXES = {
+    contract.INPUT_NAME: ("batch", "samples"),
+    contract.OUTPUT_CRY: ("batch",),
+    contract.OUTPUT_CAUSES: ("batch", None),
+    contract.OUTPUT_WINDOW_CRY: ("batch", "windows"),
+    contract.OUTPUT_WINDOW_CAUSES: ("batch", "windows", None),
+}
+
+
+def name_io_axes(proto: onnx.ModelProto) -> None:
+    """Give the io's symbolic axes the names in :data:`IO_AXES`, so that tools (``infantcry info``,
+    Netron) show ``[batch, windows]`` rather than the exporter's shape formula."""
+    for value in [*proto.graph.input, *proto.graph.output]:
+        for dim, name in zip(value.type.tensor_type.shape.dim, IO_AXES.get(value.name, ())):
+            if name is not None and not dim.HasField("dim_value"):
+                dim.dim_param = name
+
+
 def drop_initializer_value_info(proto: onnx.ModelProto) -> None:
     """Remove ``value_info`` entries that merely repeat an initializer's shape. The dynamo exporter
     writes them; onnxruntime's dynamic quantizer transposes Gemm weights and then trips over the
@@ -312,6 +331,7 @@ def to_onnx_proto(
     onnxscript.optimizer.optimize(program.model, output_size_limit=fold_limit)
     proto = program.model_proto
     _strip_exporter_annotations(proto)
+    name_io_axes(proto)
     return proto
 
 

@@ -289,10 +289,16 @@ def _prepared(fp32_path: Path, keep_float: Sequence[str] = ()) -> Iterator[tuple
 
 
 def _finish(model: onnx.ModelProto, fp32: onnx.ModelProto, out_path: Path, method: str, float_nodes: list[str]) -> QuantizeResult:
-    """Copy the fp32 metadata (placeholder hash), save as one file, seal."""
+    """Copy the fp32 metadata (placeholder hash), drop the shape annotations, save as one file, seal.
+
+    The annotations are what ``quant_pre_process``'s symbolic shape inference wrote: ~20 KB of
+    shape expressions for the window-output graph (and more in the ``.ort`` made from it) that
+    onnxruntime recomputes at load anyway; without them the outputs are bit-identical (measured).
+    """
     meta = read_metadata(fp32)
     if contract.KEY_FILE_SHA256 not in meta:
         raise QuantizeError("the fp32 model has no infantcry metadata; export it with export_student_onnx first")
+    del model.graph.value_info[:]
     set_metadata(model, meta)
     onnx.checker.check_model(model)
     digest = save_sealed(model, out_path)

@@ -16,7 +16,7 @@ try:
 
     __version__ = _dist_version("infantcry")
 except PackageNotFoundError:  # running from a source checkout that was never installed
-    __version__ = "0.1.0"
+    __version__ = "0.2.0"
 
 __all__ = [
     "AudioError",

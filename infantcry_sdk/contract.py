@@ -11,10 +11,12 @@ Graph
 Optional window outputs (both or neither): one pass over a long clip scores every window in it.
     output ``window_cry_probability``      float32 [batch, windows]
     output ``window_cause_probabilities``  float32 [batch, windows, n_causes]
-Window ``w`` covers ``window_seconds`` from ``w * hop_seconds`` (the last one may run past the end
-of the input and then holds only its real part). An input of exactly ``window_seconds + (k - 1) *
-hop_seconds`` gives exactly ``k`` windows. The first two outputs pool the whole input; for an input of
-one window they are that window's scores.
+Window ``w`` covers ``window_seconds`` from ``w * hop_seconds``; a window starts every hop while the
+model's frame grid has audio left, so the last one may run past the end of the input and then holds
+only its real part (audio shorter than one model frame past the last window starts none). An input of
+exactly ``window_seconds + (k - 1) * hop_seconds`` gives exactly ``k`` windows; the SDK checks this at
+load. The first two outputs pool the whole input; for an input of one window they are that window's
+scores, so a caller that cuts windows itself (streaming) needs only them.
 """
 from __future__ import annotations
 

@@ -37,7 +37,7 @@ pytestmark = pytest.mark.slow
 torch.set_num_threads(1)
 
 LABELS = ["hungry", "tired", "discomfort", "belly_pain", "burping"]
-WINDOW_SECONDS, HOP_SECONDS = 1.92, 0.96  # 24 and 12 of the student's 80 ms embedding frames
+WINDOW_SECONDS, HOP_SECONDS = 1.92, 0.96  # 16 and 8 of the student's 120 ms embedding frames
 CLIP_OUTPUTS = [contract.OUTPUT_CRY, contract.OUTPUT_CAUSES]
 
 
@@ -116,7 +116,7 @@ def test_window_outputs_match_torch_and_count_windows_by_the_contract(exported, 
         ref = ContractWrapper(model.eval(), (wf, hf))(torch.from_numpy(x))
     for got, want in zip((cry, causes, w_cry, w_causes), ref):
         assert got.shape == tuple(want.shape) and np.abs(got - want.numpy()).max() < 1e-4
-    frames = int(model.embedding_lengths(torch.tensor([n]))[0])  # whole 80 ms frames in the clip
+    frames = int(model.embedding_lengths(torch.tensor([n]))[0])  # whole 120 ms frames in the clip
     assert w_cry.shape[1] == 1 + max(0, -(-(frames - wf) // hf))  # a window every hop while frames remain
     assert np.allclose(w_causes.sum(axis=-1), 1.0, atol=1e-5)
 
@@ -151,7 +151,7 @@ def test_a_student_with_per_utterance_normalisation_exports_without_window_outpu
 
 
 def test_windows_that_are_not_whole_embedding_frames_are_refused(tmp_path: Path) -> None:
-    meta = metadata_for(LABELS, 0.5, 0.4, 2.0, 1.0, 8000, "v", "s")  # 2 s = 25 frames of 80 ms, but 1 s is 12.5
+    meta = metadata_for(LABELS, 0.5, 0.4, 2.0, 1.0, 8000, "v", "s")  # 2 s is 16.7 frames of 120 ms
     with pytest.raises(ExportError, match="embedding frames"):
         export_student_onnx(CryStudent(StudentConfig.tiny(n_causes=5)).eval(), tmp_path / "x.onnx", meta)
 
