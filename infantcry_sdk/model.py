@@ -216,24 +216,7 @@ class LoadedModel:
         Every row must hold at least ``min_samples`` samples (callers check; this is the engine).
         A model that fails or returns malformed/non-finite outputs raises :class:`ModelError`.
         """
-        batch = np.ascontiguousarray(waveforms, dtype=np.float32)
-        try:
-            cry, causes = self.session.run(
-                [contract.OUTPUT_CRY, contract.OUTPUT_CAUSES], {contract.INPUT_NAME: batch}
-            )
-        except Exception as exc:  # onnxruntime raises several private types
-            raise ModelError(f"model {self.path} failed on a {batch.shape} input: {exc}") from exc
-        n = len(self.metadata.labels)
-        cry = np.asarray(cry, dtype=np.float64)
-        causes = np.asarray(causes, dtype=np.float64)
-        if cry.shape != (batch.shape[0],) or causes.shape != (batch.shape[0], n):
-            raise ModelError(
-                f"model {self.path} returned shapes {cry.shape} and {causes.shape} for a batch of "
-                f"{batch.shape[0]} with {n} labels; the file does not match its own metadata."
-            )
-        if not (np.isfinite(cry).all() and np.isfinite(causes).all()):
-            raise ModelError(f"model {self.path} returned NaN or Inf; the file is broken.")
-        return np.clip(cry, 0.0, 1.0), np.clip(causes, 0.0, 1.0)
+        return self._run((contract.OUTPUT_CRY, contract.OUTPUT_CAUSES), waveforms, windows=False)
 
     def run_windows(self, waveforms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Score every window of each row in one pass: ``(cry [batch, W], causes [batch, W, n])`` as float64.
@@ -243,19 +226,26 @@ class LoadedModel:
         """
         if not self.window_outputs:
             raise ModelError(f"model {self.path} has no window outputs; cut windows and use run().")
+        return self._run((contract.OUTPUT_WINDOW_CRY, contract.OUTPUT_WINDOW_CAUSES), waveforms, windows=True)
+
+    def _run(self, outputs: tuple[str, str], waveforms: np.ndarray, *, windows: bool) -> tuple[np.ndarray, np.ndarray]:
+        """One session run of a (cry, causes) output pair, its shapes and values checked."""
         batch = np.ascontiguousarray(waveforms, dtype=np.float32)
         try:
-            cry, causes = self.session.run(
-                [contract.OUTPUT_WINDOW_CRY, contract.OUTPUT_WINDOW_CAUSES], {contract.INPUT_NAME: batch}
-            )
+            cry, causes = self.session.run(list(outputs), {contract.INPUT_NAME: batch})
         except Exception as exc:  # onnxruntime raises several private types
             raise ModelError(f"model {self.path} failed on a {batch.shape} input: {exc}") from exc
         n = len(self.metadata.labels)
         cry = np.asarray(cry, dtype=np.float64)
         causes = np.asarray(causes, dtype=np.float64)
-        if cry.ndim != 2 or cry.shape[0] != batch.shape[0] or cry.shape[1] < 1 or causes.shape != (*cry.shape, n):
+        if windows:  # [batch, W] with W >= 1, and [batch, W, n]
+            ok = cry.ndim == 2 and cry.shape[0] == batch.shape[0] and cry.shape[1] >= 1
+        else:  # [batch], and [batch, n]
+            ok = cry.shape == (batch.shape[0],)
+        if not ok or causes.shape != (*cry.shape, n):
+            kind = "window shapes" if windows else "shapes"
             raise ModelError(
-                f"model {self.path} returned window shapes {cry.shape} and {causes.shape} for a batch of "
+                f"model {self.path} returned {kind} {cry.shape} and {causes.shape} for a batch of "
                 f"{batch.shape[0]} with {n} labels; the file does not match its own metadata."
             )
         if not (np.isfinite(cry).all() and np.isfinite(causes).all()):
