@@ -6,10 +6,14 @@ Contract toy models (built once per session with ``export.toy_model``, no torch)
 * ``toy_model_path`` / ``toy_classifier``: the default toy model (1 s window, 0.5 s hop, 16 kHz).
 * ``synth_cry(rate, seconds, bursts=..., level=..., noise=...)``: a cry-like signal (450 Hz harmonic
   stack with vibrato, band-limited below 3.6 kHz so every test rate carries it) in quiet noise.
+* ``yamnet_tflite``: ``../shared``'s yamnet.tflite in the LiteRT interpreter, the reference the
+  front-end and YAMNet-port tests compare against (skips when the file or ai-edge-litert is absent).
 """
 from __future__ import annotations
 
 import json
+import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -17,6 +21,36 @@ import numpy as np
 import pytest
 
 ToyFactory = Callable[..., Path]
+SHARED = Path(os.environ.get("INFANTCRY_DATA_ROOT", Path(__file__).resolve().parents[2] / "shared"))
+YAMNET_TFLITE = SHARED / "models" / "yamnet" / "yamnet.tflite"
+
+
+@dataclass(frozen=True)
+class TfliteYamnet:
+    """yamnet.tflite in one interpreter: :meth:`run` gives its AudioSet scores and its own log-mel patch."""
+
+    interpreter: object
+    _input: int
+    _scores: int
+    _logmel: int
+
+    def run(self, wave: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A 15600-sample waveform -> (scores [521], log-mel [96, 64])."""
+        self.interpreter.set_tensor(self._input, wave[None].astype(np.float32))
+        self.interpreter.invoke()
+        return self.interpreter.get_tensor(self._scores)[0].copy(), self.interpreter.get_tensor(self._logmel).copy()
+
+
+@pytest.fixture(scope="session")
+def yamnet_tflite() -> TfliteYamnet:
+    if not YAMNET_TFLITE.exists():
+        pytest.skip(f"needs ../shared data: {YAMNET_TFLITE} is absent")
+    litert = pytest.importorskip("ai_edge_litert.interpreter", reason="ai-edge-litert is not installed")
+    interp = litert.Interpreter(model_path=str(YAMNET_TFLITE))
+    interp.allocate_tensors()
+    (inp,) = interp.get_input_details()
+    outs = {tuple(d["shape"]): d["index"] for d in interp.get_output_details()}
+    return TfliteYamnet(interp, inp["index"], outs[(1, 521)], outs[(96, 64)])
 
 
 @pytest.fixture(scope="session")

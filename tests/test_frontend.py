@@ -353,22 +353,6 @@ def test_onnx_export_dynamo_keeps_constants_in_graph(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------------------
 # yamnet.tflite and Coral
 # ------------------------------------------------------------------------------------------------
-def _tflite_logmel():
-    _need_shared(TFLITE)
-    litert = pytest.importorskip("ai_edge_litert.interpreter", reason="ai-edge-litert is not installed")
-    interp = litert.Interpreter(model_path=str(TFLITE))
-    interp.allocate_tensors()
-    (inp,) = interp.get_input_details()
-    out = next(d for d in interp.get_output_details() if list(d["shape"]) == [96, 64])
-
-    def run(wave: np.ndarray) -> np.ndarray:
-        interp.set_tensor(inp["index"], wave[None].astype(np.float32))
-        interp.invoke()
-        return interp.get_tensor(out["index"]).copy()
-
-    return interp, run
-
-
 def _tflite_quantized_model(interp) -> callable:
     """yamnet.tflite's front-end in numpy: int8 weights and asymmetric per-row int8 inputs.
 
@@ -400,15 +384,14 @@ def _tflite_quantized_model(interp) -> callable:
     return run
 
 
-def test_tflite_logmel_agreement() -> None:
-    interp, tflite = _tflite_logmel()
-    quantized = _tflite_quantized_model(interp)
+def test_tflite_logmel_agreement(yamnet_tflite) -> None:
+    quantized = _tflite_quantized_model(yamnet_tflite.interpreter)
     clips = _real_clips(n_esc=6, n_ios=3, n_android=1)
     maes = []
     for name, wave in clips:
         seg = np.zeros(fe.PATCH_SAMPLES, np.float32)
         seg[: min(wave.size, seg.size)] = wave[: seg.size]
-        got = tflite(seg)
+        got = yamnet_tflite.run(seg)[1]
         ours = _torch_logmel(seg)
         assert ours.shape == got.shape == (96, 64)
         # The whole difference is TFLite's int8 arithmetic: modelling it reproduces its output.

@@ -44,23 +44,6 @@ def random_model() -> ym.YAMNet:
     return ym.YAMNet().eval()
 
 
-@pytest.fixture(scope="module")
-def tflite():
-    _need(TFLITE)
-    litert = pytest.importorskip("ai_edge_litert.interpreter", reason="ai-edge-litert is not installed")
-    interp = litert.Interpreter(model_path=str(TFLITE))
-    interp.allocate_tensors()
-    (inp,) = interp.get_input_details()
-    outs = {tuple(d["shape"]): d["index"] for d in interp.get_output_details()}
-
-    def run(wave: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        interp.set_tensor(inp["index"], wave[None].astype(np.float32))
-        interp.invoke()
-        return interp.get_tensor(outs[(1, 521)])[0].copy(), interp.get_tensor(outs[(96, 64)]).copy()
-
-    return run
-
-
 def _windows(kind: str, n_clips: int, per_clip: int = 3) -> list[np.ndarray]:
     """0.975 s windows (hop 0.48 s) from the first clips of a fixed, spread-out selection."""
     from infantcry_sdk.audio import load
@@ -88,9 +71,9 @@ def _windows(kind: str, n_clips: int, per_clip: int = 3) -> list[np.ndarray]:
 # ------------------------------------------------------------------------------------------------
 # parity with the TFLite interpreter
 # ------------------------------------------------------------------------------------------------
-def test_network_matches_tflite_on_its_own_patches(model: ym.YAMNet, tflite) -> None:
+def test_network_matches_tflite_on_its_own_patches(model: ym.YAMNet, yamnet_tflite) -> None:
     windows = _windows("esc50", 6) + _windows("ios", 4) + _windows("android", 4)
-    ref_scores, patches = zip(*(tflite(w) for w in windows))
+    ref_scores, patches = zip(*(yamnet_tflite.run(w) for w in windows))
     with torch.no_grad():
         scores, emb = model(torch.from_numpy(np.stack(patches)))
     err = np.abs(scores.numpy() - np.stack(ref_scores))
@@ -102,9 +85,9 @@ def test_network_matches_tflite_on_its_own_patches(model: ym.YAMNet, tflite) -> 
     assert err.max() < 0.1 and err.mean() < 0.002
 
 
-def test_end_to_end_matches_tflite_on_16k_clips(model: ym.YAMNet, tflite) -> None:
+def test_end_to_end_matches_tflite_on_16k_clips(model: ym.YAMNet, yamnet_tflite) -> None:
     windows = _windows("esc50", 6) + _windows("ios", 4)
-    ref = np.stack([tflite(w)[0] for w in windows])
+    ref = np.stack([yamnet_tflite.run(w)[0] for w in windows])
     with torch.no_grad():
         scores, _ = model(LogMelFrontend()(torch.from_numpy(np.stack(windows))))
     err = np.abs(scores.numpy() - ref)
