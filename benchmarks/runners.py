@@ -22,8 +22,6 @@ How each engine handles the 7 s clip (the fair comparison is "what a developer w
 """
 from __future__ import annotations
 
-import copy
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -139,65 +137,61 @@ class TorchTeacher:
     """The teacher as the toolchain runs it: backbone pass (torch) + the saved head."""
 
     extractor: object  # export.features.FeatureExtractor
-    head: object  # export.teacher.TeacherHead
-    config: object  # export.teacher.TeacherConfig
-    labels: tuple[str, ...]
-    threshold: float | None
+    saved: object  # export.teacher.SavedTeacher
+
+    @property
+    def config(self):
+        return self.saved.config
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.saved.labels
 
     def score(self, wave: np.ndarray) -> TeacherScore:
-        """Waveform (float32, 16 kHz) -> cry probability, exactly ``stage_teacher``'s ``score_waves``."""
+        """Waveform (float32, 16 kHz) -> the teacher's outputs (:func:`export.teacher.score_waves`)."""
         import torch
 
-        from export.teacher import TrainItem, predict
+        from export.frontend import num_patches
+        from export.teacher import score_waves
 
         with torch.no_grad():
-            (feats,) = self.extractor.extract([wave])
-            out = predict(self.head, [TrainItem(clip_id="bench", feats=feats, is_cry=1)], self.config)
+            out = score_waves(self.extractor, self.saved.head, self.config, [wave])
         return TeacherScore(
-            float(out.cry_probability[0]), tuple(float(p) for p in out.cause_probabilities[0]), len(feats.features)
+            float(out.cry_probability[0]), tuple(float(p) for p in out.cause_probabilities[0]),
+            int(num_patches(len(wave), self.config.hop_frames)),
         )
 
     def parameter_counts(self) -> dict:
-        """Parameters counted from the torch modules, the way ``teacher_report.json`` counts them:
-        YAMNet's backbone (its AudioSet classifier excluded) plus the whole saved head."""
+        """Parameters counted from the torch modules, as ``teacher_report.json`` counts them
+        (:func:`export.teacher.parameter_counts`); YAMNet's AudioSet classifier is excluded."""
+        from export.teacher import parameter_counts
+
         yamnet = self.extractor.yamnet
-        classifier = sum(p.numel() for p in yamnet.classifier.parameters())
-        backbone = sum(p.numel() for p in yamnet.parameters()) - classifier
-        head = sum(p.numel() for p in self.head.parameters())
         tail = self.extractor.tail if self.config.fine_tune_blocks > 0 else None
-        shared = sum(p.numel() for p in tail.parameters()) if tail is not None else 0  # the head holds its own copy
-        total = backbone - shared + head
+        counts = parameter_counts(yamnet, self.saved.head, tail)
         return {
-            "parameters": int(total),
-            "parameter_bytes": int(4 * total),  # float32 in torch (the tflite file holds int8 weights)
-            "backbone_parameters": int(backbone - shared),
-            "head_parameters": int(head),
-            "classifier_parameters_excluded": int(classifier),
+            "parameters": counts["total"],
+            "parameter_bytes": 4 * counts["total"],  # float32 in torch (the tflite file holds int8 weights)
+            "backbone_parameters": counts["backbone"],
+            "head_parameters": counts["head"],
+            "classifier_parameters_excluded": int(sum(p.numel() for p in yamnet.classifier.parameters())),
         }
 
 
 def load_torch_teacher(teacher_pt: Path, yamnet_tflite: Path = YAMNET_TFLITE) -> TorchTeacher:
-    """``teacher.pt`` (saved by ``export.stage_teacher``: head state dict, config, labels, threshold)
-    on YAMNet's torch port. Weights come from the tflite every time (no cache is written)."""
-    import torch
-
+    """``teacher.pt`` (:func:`export.teacher.load_teacher`) on YAMNet's torch port, with the feature
+    pass its config asks for. Weights come from the tflite every time (no cache is written)."""
     from export.features import FeatureExtractor
-    from export.teacher import TeacherConfig, TeacherHead
+    from export.teacher import load_teacher, teacher_config
     from export.yamnet import EMBEDDING_DIM, load_yamnet
 
-    saved = torch.load(teacher_pt, map_location="cpu", weights_only=True)
-    known = {f.name for f in dataclasses.fields(TeacherConfig)}
-    config = TeacherConfig(**{k: v for k, v in saved["config"].items() if k in known})
-    labels = tuple(saved["labels"])
+    config = teacher_config(teacher_pt)
     extractor = FeatureExtractor(
         load_yamnet(yamnet_tflite), hop_frames=config.hop_frames, trainable_blocks=config.fine_tune_blocks,
         use_onnxruntime=False,
     )
-    blocks = copy.deepcopy(extractor.tail) if config.fine_tune_blocks > 0 else None  # as stage_teacher._make_head
-    head = TeacherHead(EMBEDDING_DIM, len(labels), config, blocks)
-    head.load_state_dict(saved["head"])
-    head.eval()
-    return TorchTeacher(extractor, head, config, labels, saved.get("threshold"))
+    tail = extractor.tail if config.fine_tune_blocks > 0 else None
+    return TorchTeacher(extractor, load_teacher(teacher_pt, tail, EMBEDDING_DIM))
 
 
 class TorchTeacherRunner:

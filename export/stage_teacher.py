@@ -39,7 +39,17 @@ from .evaluate import (
 )
 from .features import FeatureExtractor, extract_cached
 from .pipeline import Run
-from .teacher import ClipFeatures, TeacherConfig, TeacherHead, TrainItem, predict, train_head
+from .teacher import (
+    ClipFeatures,
+    TeacherConfig,
+    TeacherHead,
+    TrainItem,
+    parameter_counts,
+    predict,
+    save_teacher,
+    score_waves,
+    train_head,
+)
 from .yamnet import load_yamnet
 
 YAMNET_TFLITE = Path("models/yamnet/yamnet.tflite")
@@ -299,13 +309,9 @@ def stage_teacher(run: Run, ctx: DataContext) -> dict:
     test_cries = [c for c in test_c if c.is_cry]
     test_noise = ctx.waves(background_clips(ctx.clips, [c.clip_id for c in test_c]))
 
-    def score_waves(waves: list[np.ndarray]) -> np.ndarray:
-        fs = extractor.extract(waves)
-        items = [TrainItem(clip_id=str(i), feats=f, is_cry=1) for i, f in enumerate(fs)]
-        return predict(main.head, items, tc).cry_probability
-
     main.test["detection"]["recall_vs_snr"] = recall_vs_snr(
-        score_waves, ctx.waves(test_cries), test_noise, main.threshold, seed=tc.seed
+        lambda waves: score_waves(extractor, main.head, tc, waves).cry_probability,
+        ctx.waves(test_cries), test_noise, main.threshold, seed=tc.seed,
     )
 
     # Baselines on the frozen embeddings.
@@ -355,19 +361,14 @@ def stage_teacher(run: Run, ctx: DataContext) -> dict:
         cry_logit=np.concatenate([dev_out.cry_logit, test_out.cry_logit]).astype(np.float32),
         cause_logits=np.concatenate([dev_out.cause_logits, test_out.cause_logits]).astype(np.float32),
     )
-    # The AudioSet classifier layer is not part of the teacher (only its cry scores feed a baseline).
-    yamnet_params = sum(p.numel() for p in yamnet.parameters()) - sum(p.numel() for p in yamnet.classifier.parameters())
-    head_params = sum(p.numel() for p in main.head.parameters())
-    frozen_params = yamnet_params - (sum(p.numel() for p in tail.parameters()) if tail is not None else 0)
-    teacher_path = run.path("teacher.pt")
-    torch.save({"head": main.head.state_dict(), "config": vars(tc), "labels": list(ctx.labels),
-                "threshold": main.threshold, "cause_min_confidence": main.cause_min_confidence}, teacher_path)
+    params = parameter_counts(yamnet, main.head, tail)["total"]
+    teacher_path = save_teacher(run.path("teacher.pt"), main.head, tc, ctx.labels, main.threshold, main.cause_min_confidence)
     section = {
         "teacher": {
             "backbone": "YAMNet (AudioSet), int8 weights dequantized from yamnet.tflite",
             "pooling": tc.pooling, "fine_tune_blocks": tc.fine_tune_blocks,
-            "parameters": int(frozen_params + head_params),
-            "fp32_bytes": int(4 * (frozen_params + head_params)),
+            "parameters": params,
+            "fp32_bytes": 4 * params,
             "threshold": main.threshold, "cause_min_confidence": main.cause_min_confidence,
             "epochs_trained": len(main.history),
             "best_epoch": int(max(main.history, key=lambda h: h["val_score"])["epoch"]) if main.history else None,

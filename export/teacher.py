@@ -12,8 +12,10 @@ as crying carry the cause; frames of silence or talking do not).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -259,3 +261,65 @@ def train_head(
 
 def config_dict(config: TeacherConfig) -> dict:
     return asdict(config)
+
+
+def score_waves(extractor, head: TeacherHead, config: TeacherConfig, waves: Sequence[np.ndarray]) -> TeacherOutputs:
+    """The teacher on raw audio: backbone features (``extractor``, an ``export.features.FeatureExtractor``)
+    then the head. Used for the recall-vs-SNR mixes and by the benchmarks' torch teacher."""
+    feats = extractor.extract(list(waves))
+    return predict(head, [TrainItem(clip_id=str(i), feats=f, is_cry=1) for i, f in enumerate(feats)], config)
+
+
+def parameter_counts(yamnet: nn.Module, head: TeacherHead, fine_tuned: nn.Module | None) -> dict[str, int]:
+    """The teacher's parameters: YAMNet without its AudioSet classifier (not part of the teacher; only
+    its cry scores feed a baseline) and without the blocks the head fine-tunes (``fine_tuned``: the
+    head holds its own copy), plus the whole head."""
+    backbone = sum(p.numel() for p in yamnet.parameters()) - sum(p.numel() for p in yamnet.classifier.parameters())
+    if fine_tuned is not None:
+        backbone -= sum(p.numel() for p in fine_tuned.parameters())
+    head_params = sum(p.numel() for p in head.parameters())
+    return {"backbone": int(backbone), "head": int(head_params), "total": int(backbone + head_params)}
+
+
+@dataclass
+class SavedTeacher:
+    """What ``teacher.pt`` holds: the head (eval mode), its config, labels and validation-chosen thresholds."""
+
+    head: TeacherHead
+    config: TeacherConfig
+    labels: tuple[str, ...]
+    threshold: float
+    cause_min_confidence: float
+
+
+def save_teacher(path: str | Path, head: TeacherHead, config: TeacherConfig, labels: Sequence[str],
+                 threshold: float, cause_min_confidence: float) -> Path:
+    """Write ``teacher.pt``: the head's weights and what rebuilds it (the backbone is YAMNet's file)."""
+    torch.save({"head": head.state_dict(), "config": vars(config), "labels": list(labels),
+                "threshold": threshold, "cause_min_confidence": cause_min_confidence}, path)
+    return Path(path)
+
+
+def _config_from(saved: dict) -> TeacherConfig:
+    known = {f.name for f in dataclasses.fields(TeacherConfig)}  # a file may predate a field
+    return TeacherConfig(**{k: v for k, v in saved["config"].items() if k in known})
+
+
+def teacher_config(path: str | Path) -> TeacherConfig:
+    """The config saved in ``teacher.pt``: what the backbone pass must match before the head loads."""
+    return _config_from(torch.load(Path(path), map_location="cpu", weights_only=True))
+
+
+def load_teacher(path: str | Path, fine_tuned: nn.Module | None = None, in_dim: int = 1024) -> SavedTeacher:
+    """Rebuild a :func:`save_teacher` file. ``fine_tuned``: the backbone blocks the head fine-tunes
+    (a copy is made), required when its config has ``fine_tune_blocks > 0``."""
+    saved = torch.load(Path(path), map_location="cpu", weights_only=True)
+    config = _config_from(saved)
+    if config.fine_tune_blocks > 0 and fine_tuned is None:
+        raise ValueError(f"{path}: the head fine-tunes {config.fine_tune_blocks} backbone blocks; pass them")
+    blocks = copy.deepcopy(fine_tuned) if config.fine_tune_blocks > 0 else None
+    labels = tuple(saved["labels"])
+    head = TeacherHead(in_dim, len(labels), config, blocks)
+    head.load_state_dict(saved["head"])
+    head.eval()
+    return SavedTeacher(head, config, labels, float(saved["threshold"]), float(saved["cause_min_confidence"]))
