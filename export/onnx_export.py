@@ -67,13 +67,12 @@ class ContractWrapper(nn.Module):
 def window_frames_for(model: nn.Module, metadata: Mapping[str, str]) -> tuple[int, int] | None:
     """(window, hop) in the model's embedding frames from the metadata's seconds, when ``model`` can
     give window outputs (a :class:`CryStudent` with local normalisation); None otherwise."""
-    config = getattr(model, "config", None)
-    if not isinstance(model, CryStudent) or config.normalisation != "local":
+    if not isinstance(model, CryStudent) or model.config.normalisation != "local":
         return None
     window = float(metadata[contract.KEY_WINDOW_SECONDS])
     hop = float(metadata[contract.KEY_HOP_SECONDS])
     try:
-        return config.window_frames(window), config.window_frames(hop)
+        return model.config.window_frames(window), model.config.window_frames(hop)
     except ValueError as exc:
         raise ExportError(f"window {window} s / hop {hop} s do not fit the model's frames: {exc}") from None
 
@@ -213,11 +212,11 @@ def largest_constants(proto: onnx.ModelProto, exclude: set[str] = frozenset()) -
 def check_contract_io(proto: onnx.ModelProto, n_causes: int) -> None:
     """Names, element types and ranks of the graph's inputs and outputs, as the contract says."""
     want_in = {contract.INPUT_NAME: 2}
-    want_out = {contract.OUTPUT_CRY: 1, contract.OUTPUT_CAUSES: 2}
+    want_out = dict(contract.OUTPUT_RANKS)
     got_in = {v.name: v for v in proto.graph.input}
     got_out = {v.name: v for v in proto.graph.output}
-    if contract.OUTPUT_WINDOW_CRY in got_out or contract.OUTPUT_WINDOW_CAUSES in got_out:
-        want_out.update({contract.OUTPUT_WINDOW_CRY: 2, contract.OUTPUT_WINDOW_CAUSES: 3})
+    if any(name in got_out for name in contract.WINDOW_OUTPUT_RANKS):
+        want_out.update(contract.WINDOW_OUTPUT_RANKS)
     if set(got_in) != set(want_in) or set(got_out) != set(want_out):
         raise ExportError(f"graph io {sorted(got_in)} -> {sorted(got_out)}; contract wants {sorted(want_in)} -> {sorted(want_out)}")
     for vals, want in ((got_in, want_in), (got_out, want_out)):

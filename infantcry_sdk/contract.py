@@ -28,6 +28,9 @@ OUTPUT_CRY = "cry_probability"
 OUTPUT_CAUSES = "cause_probabilities"
 OUTPUT_WINDOW_CRY = "window_cry_probability"
 OUTPUT_WINDOW_CAUSES = "window_cause_probabilities"
+#: Output name -> rank: the two every model has, and the optional pair (both or neither).
+OUTPUT_RANKS = {OUTPUT_CRY: 1, OUTPUT_CAUSES: 2}
+WINDOW_OUTPUT_RANKS = {OUTPUT_WINDOW_CRY: 2, OUTPUT_WINDOW_CAUSES: 3}
 
 _P = "infantcry."
 KEY_SCHEMA_VERSION = _P + "schema_version"

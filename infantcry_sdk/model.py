@@ -176,23 +176,18 @@ def _check_graph(session: ort.InferenceSession, path: Path) -> bool:
     if arg.type != _FLOAT or len(arg.shape) != 2:
         raise _bad(path, f"input {arg.name!r} must be float32 [batch, samples], is {arg.type} {arg.shape}")
     outputs = {o.name: o for o in session.get_outputs()}
-    for name, rank in ((contract.OUTPUT_CRY, 1), (contract.OUTPUT_CAUSES, 2)):
-        if name not in outputs:
-            raise _bad(path, f"output {name!r} is missing (outputs: {sorted(outputs)})")
-        out = outputs[name]
-        if out.type != _FLOAT or len(out.shape) != rank:
-            raise _bad(path, f"output {name!r} must be float32 of rank {rank}, is {out.type} {out.shape}")
-    window_outputs = ((contract.OUTPUT_WINDOW_CRY, 2), (contract.OUTPUT_WINDOW_CAUSES, 3))
-    present = [name for name, _ in window_outputs if name in outputs]
-    if not present:
-        return False
+    missing = [name for name in contract.OUTPUT_RANKS if name not in outputs]
+    if missing:
+        raise _bad(path, f"output {missing[0]!r} is missing (outputs: {sorted(outputs)})")
+    present = [name for name in contract.WINDOW_OUTPUT_RANKS if name in outputs]
     if len(present) == 1:
         raise _bad(path, f"output {present[0]!r} comes without its pair (window outputs are both or neither)")
-    for name, rank in window_outputs:
+    ranks = {**contract.OUTPUT_RANKS, **(contract.WINDOW_OUTPUT_RANKS if present else {})}
+    for name, rank in ranks.items():
         out = outputs[name]
         if out.type != _FLOAT or len(out.shape) != rank:
             raise _bad(path, f"output {name!r} must be float32 of rank {rank}, is {out.type} {out.shape}")
-    return True
+    return bool(present)
 
 
 @dataclass(frozen=True, eq=False)
