@@ -1,9 +1,9 @@
 """Clip-level pooling over frame embeddings, shared by the teacher and the student.
 
 Every pooler maps ``frames [..., time, dim]`` and a boolean ``mask [..., time]`` (True = a real
-frame, False = padding) to one vector per clip: ``[..., out_dim]``. The leading axes are any batch
-shape, e.g. ``[batch]`` for clips or ``[batch, windows]`` for the windows of each clip. Padding never influences the result, so a batch of
-clips of different lengths gives the same answer as each clip alone. Statistic and attention pooling
+frame, False = padding) to one vector per clip: ``[..., out_dim]`` (any leading batch axes). Padding
+never influences the result, so a batch of clips of different lengths gives the same answer as each
+clip alone. Statistic and attention pooling
 follow InfantCryNet: mean and standard deviation (then a linear layer), and multi-head attention with
 one weight distribution over frames per head.
 """

@@ -75,7 +75,7 @@ class StudentConfig:
     pooling: str = "statistic"  # or "attention" (the compared alternative); any of pooling.POOLINGS
     attention_heads: int = 4
     dropout: float = 0.2
-    norm_eps: float = 1e-2  # added to the per-utterance variance: silence is not amplified without bound
+    norm_eps: float = 1e-2  # added to the normalisation variance: silence is not amplified without bound
     frontend_dtype: str = "float32"  # or "float64" (the front-end's exact default)
     frame_stride: int = 3  # log-mel frames every 10 ms x frame_stride (see LogMelFrontend)
     normalisation: str = "local"  # or "utterance" (the first version's; see the module docstring)

@@ -240,15 +240,15 @@ class CryClassifier:
                 rows[r] = clips[ci].samples[s : s + length]
             yield block, rows
 
-    def _score_one_pass(self, clip: _Clip) -> tuple[np.ndarray, np.ndarray]:
+    def _score_one_pass(self, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Every window of one clip from the model's window outputs, a segment per run."""
         m = self.metadata
         window, hop = m.window_samples, m.hop_samples
         per_segment = max(1, (MAX_BATCH_SAMPLES - window) // hop + 1)
-        n = clip.samples.shape[0]
+        n = samples.shape[0]
         cry, causes = [], []
         for start in segment_starts(n, window, hop, per_segment):
-            segment = clip.samples[start : min(n, start + window + (per_segment - 1) * hop)]
+            segment = samples[start : min(n, start + window + (per_segment - 1) * hop)]
             c, k = self._model.run_windows(segment[None, :])
             cry.append(c[0, :per_segment])
             causes.append(k[0, :per_segment])
@@ -256,7 +256,7 @@ class CryClassifier:
 
     def _score_clips(self, clips: Sequence[_Clip]) -> list[tuple[np.ndarray, np.ndarray]]:
         if self._model.window_outputs:
-            return [self._score_one_pass(c) for c in clips]
+            return [self._score_one_pass(c.samples) for c in clips]
         n_labels = len(self.labels)
         out = [(np.empty(len(c.starts)), np.empty((len(c.starts), n_labels))) for c in clips]
         for length in sorted({c.length for c in clips}):
