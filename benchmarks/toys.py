@@ -113,8 +113,9 @@ def build_cnn_run(
     they agreed exactly (0.0). Dynamic quantization agreed within 5e-4.
     """
     import onnx
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
 
+    from export.quantize import WindowReader
     from export.toy_model import rewrite_metadata, toy_metadata
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -130,15 +131,9 @@ def build_cnn_run(
         rng = np.random.default_rng(1)
         calibration = [(rng.normal(0, 0.1, 16000) * (0.2 + i / 8)).astype(np.float32) for i in range(8)]
 
-    class Reader(CalibrationDataReader):
-        def __init__(self) -> None:
-            self.it = iter([{"waveform": c[None, :].astype(np.float32)} for c in calibration])
-
-        def get_next(self):
-            return next(self.it, None)
-
     q = folder / "_cnn_q.onnx"
-    quantize_static(str(raw), str(q), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+    reader = WindowReader([np.asarray(c, dtype=np.float32) for c in calibration])
+    quantize_static(str(raw), str(q), reader, quant_format=QuantFormat.QDQ, per_channel=True,
                     activation_type=QuantType[activations], weight_type=QuantType[weights], reduce_range=reduce_range)
     to_ort(rewrite_metadata(q, folder / INT8_ONNX, meta))
     raw.unlink()

@@ -111,9 +111,10 @@ def calibration_windows(
 
 
 class WindowReader(CalibrationDataReader):
-    """``onnxruntime.quantization.CalibrationDataReader`` over fixed windows, one per batch."""
+    """``onnxruntime.quantization.CalibrationDataReader`` over windows (rows of an array, or a list of
+    waveforms), one per batch."""
 
-    def __init__(self, windows: np.ndarray) -> None:
+    def __init__(self, windows: np.ndarray | Sequence[np.ndarray]) -> None:
         self.windows = windows
         self._it: Iterator[dict] | None = None
         self.rewind()
