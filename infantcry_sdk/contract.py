@@ -45,6 +45,30 @@ KEY_MODEL_VERSION = _P + "model_version"
 KEY_FILE_SHA256 = _P + "file_sha256"  # see infantcry_sdk.integrity
 KEY_TRAINING_SUMMARY = _P + "training_summary"  # short text: data, licences, metrics
 
+# Optional keys. The toolchain writes them; a model without them gets the defaults below, which are
+# conservative: a model that does not say its cause head passed a test gets no cause answers.
+#: Stream (monitor) rules, calibrated by the toolchain on validation streams. A window's stream score is
+#: the mean cry probability of the last ``stream_smoothing_windows`` windows (1 = the window alone);
+#: ``stream_min_on_windows`` consecutive scores >= ``stream_on_threshold`` open an event and
+#: ``stream_min_off_windows`` consecutive scores < ``stream_off_threshold`` close it.
+KEY_STREAM_ON_THRESHOLD = _P + "stream_on_threshold"  # default: detection_threshold
+KEY_STREAM_OFF_THRESHOLD = _P + "stream_off_threshold"  # default: 0.6 x the on threshold
+KEY_STREAM_SMOOTHING_WINDOWS = _P + "stream_smoothing_windows"  # default: 1
+KEY_STREAM_MIN_ON_WINDOWS = _P + "stream_min_on_windows"  # default: 1
+KEY_STREAM_MIN_OFF_WINDOWS = _P + "stream_min_off_windows"  # default: 2
+#: Whether the cause head passed the toolchain's test against chance: "supported" or "unsupported".
+#: Only "supported" models ever return a cause; the default is "unsupported".
+KEY_CAUSE_STATUS = _P + "cause_status"
+KEY_CAUSE_STATUS_REASON = _P + "cause_status_reason"  # one line: the test and its result
+CAUSE_SUPPORTED = "supported"
+CAUSE_UNSUPPORTED = "unsupported"
+CAUSE_STATUSES = (CAUSE_SUPPORTED, CAUSE_UNSUPPORTED)
+DEFAULT_STREAM_OFF_RATIO = 0.6
+DEFAULT_STREAM_SMOOTHING_WINDOWS = 1
+DEFAULT_STREAM_MIN_ON_WINDOWS = 1
+DEFAULT_STREAM_MIN_OFF_WINDOWS = 2
+DEFAULT_CAUSE_STATUS_REASON = "the model file does not record a test of its cause head against chance"
+
 REQUIRED_KEYS = (
     KEY_SCHEMA_VERSION,
     KEY_SAMPLE_RATE,
