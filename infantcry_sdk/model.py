@@ -24,6 +24,7 @@ import onnxruntime as ort
 
 from . import contract, integrity
 from .errors import ModelError
+from .session import session_options
 
 #: Where the pipeline puts the default model inside the package.
 DEFAULT_MODEL_NAME = "student_int8.onnx"
@@ -153,19 +154,6 @@ def parse_metadata(raw: Mapping[str, str], path: Path | str = "<model>") -> Mode
     )
 
 
-def _session_options(threads: int) -> ort.SessionOptions:
-    """One intra-op thread by default, no spinning: phones and shared servers both prefer it."""
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
-    opts.log_severity_level = 3  # errors only: load-time optimizer notes are not the app's business
-    return opts
-
-
 def _check_graph(session: ort.InferenceSession, path: Path) -> bool:
     """Raise unless the graph's io is the contract's; True when it has the optional window outputs."""
     inputs = session.get_inputs()
@@ -285,9 +273,7 @@ def load_model(path: str | Path | None = None, *, threads: int = 1) -> LoadedMod
         data = p.read_bytes()
     except OSError as exc:
         raise ModelError(f"cannot read model file {p}: {exc.strerror or exc}.") from exc
-    opts = _session_options(threads)
-    if p.suffix.lower() == ".ort":
-        opts.add_session_config_entry("session.load_model_format", "ORT")
+    opts = session_options(threads, ort_format=p.suffix.lower() == ".ort")
     try:
         # Load the very bytes that the integrity check hashes: no window for the file to change.
         session = ort.InferenceSession(data, sess_options=opts, providers=["CPUExecutionProvider"])

@@ -9,6 +9,7 @@ import onnxruntime as ort
 import pytest
 
 from export.toy_model import build_foreign_model, build_toy_model, rewrite_metadata
+from infantcry_sdk.session import session_options
 from infantcry_sdk import CryClassifier, InfantCryError, ModelError, contract, integrity
 from infantcry_sdk import model as model_mod
 
@@ -34,7 +35,7 @@ def test_toy_model_loads_with_parsed_metadata(toy_classifier):
 def test_session_settings(toy_model_path):
     clf = CryClassifier.load(toy_model_path, threads=3)
     assert clf.info()["threads"] == 3
-    opts = model_mod._session_options(2)
+    opts = session_options(2)
     assert opts.intra_op_num_threads == 2 and opts.inter_op_num_threads == 1
     assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     assert opts.graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_ALL
