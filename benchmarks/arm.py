@@ -37,6 +37,7 @@ import numpy as np
 from . import arm_worker
 from .clips import bench_audio, parity_clips, synthetic
 from .machine import machine_info
+from .report import portable_paths
 from .subjects import FP32_ONNX, REPO, locate_int8, find_run_dir
 
 DEFAULT_ROOT = Path.home() / ".cache" / "infantcry" / "arm64-root"
@@ -299,7 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results_arm.json").write_text(json.dumps(res, indent=2) + "\n")
-    (args.out / "results_arm.md").write_text(markdown(res))
+    (args.out / "results_arm.md").write_text(portable_paths(markdown(res)))
     ok = all(p["within_tolerance"] for p in par.values())
     summary = {k: {"max_abs_diff": p["max_abs_diff"], "within_tolerance": p["within_tolerance"]} for k, p in par.items()}
     print(json.dumps({"parity": summary, "ok": ok}, indent=2))

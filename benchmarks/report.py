@@ -3,6 +3,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .subjects import REPO
+
+
+def portable_paths(text: str) -> str:
+    """``text`` with this checkout's and this user's absolute paths written as ``.`` and ``~``, so a
+    committed table names no folder of the machine that made it."""
+    return text.replace(str(REPO), ".").replace(str(Path.home()), "~")
+
 
 def _f(x, fmt: str = "{:.2f}") -> str:
     return "–" if x is None else fmt.format(x)
@@ -20,7 +28,8 @@ def markdown(results: dict) -> str:
         "# InfantCry benchmarks: desktop CPU",
         "",
         f"`{results['command']}` ({results['profile']['name']} profile: {results['profile']['repeats']} timed runs "
-        f"after {results['profile']['warmup']} warm-up) on {m['cpu_model']}, {m['usable_cores']} usable cores, "
+        f"after {results['profile']['warmup']} warm-up) on {m['cpu_model']} (CPU class {m.get('cpu_class', 'unknown')}: "
+        f"{', '.join(m.get('isa_flags', [])) or 'no ISA flags read'}), {m['usable_cores']} usable cores, "
         f"Python {m['python']}, onnxruntime {m['onnxruntime']}, numpy {m['numpy']}, ai-edge-litert "
         f"{m['ai_edge_litert']}; commit {m['git_commit']}{' (dirty)' if m['git_dirty'] else ''}, "
         f"{results['created_utc']}.",
