@@ -1,0 +1,1 @@
+"""Audio building blocks: the log-mel front-end and augmentation."""

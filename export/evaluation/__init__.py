@@ -1,0 +1,1 @@
+"""Evaluation: metrics, the tests a shipped model must pass, and the report."""

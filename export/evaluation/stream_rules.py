@@ -1,0 +1,235 @@
+"""Monitor rules chosen on validation streams, for a false-alarm budget, and written into the model.
+
+A clip threshold is chosen for ``predict``'s maximum over windows; a monitor sees one window at a time
+for hours, and what matters there is how many cry bouts raise an event, how soon, and how many times
+an hour it wakes the parents for nothing. So the stream rules (on and off thresholds, smoothing over
+the last ``k`` windows, how many windows open and close an event) are chosen here on validation
+streams with cry bouts inside: the most bouts caught with at most ``max_false_alarms_per_hour``,
+then the shortest median delay. The rules go into the model's metadata
+(``infantcry_sdk.contract.KEY_STREAM_*``), which the SDK's ``CryStream`` and the Android core read.
+
+:func:`replay` reproduces ``CryStream``'s event rule on a sequence of window scores, so the thousands
+of candidate rules can be tried without re-running the model; a test pins it to the SDK's own rule.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import asdict, dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from infantcry_sdk import contract
+
+
+@dataclass(frozen=True)
+class StreamRules:
+    """The monitor's event rule (see ``infantcry_sdk.contract`` for the semantics)."""
+
+    on_threshold: float
+    off_threshold: float
+    smoothing_windows: int = 1
+    min_on_windows: int = 1
+    min_off_windows: int = 2
+
+    def metadata(self) -> dict[str, str]:
+        """The contract's metadata entries for these rules."""
+        return {
+            contract.KEY_STREAM_ON_THRESHOLD: f"{self.on_threshold:.6g}",
+            contract.KEY_STREAM_OFF_THRESHOLD: f"{self.off_threshold:.6g}",
+            contract.KEY_STREAM_SMOOTHING_WINDOWS: str(self.smoothing_windows),
+            contract.KEY_STREAM_MIN_ON_WINDOWS: str(self.min_on_windows),
+            contract.KEY_STREAM_MIN_OFF_WINDOWS: str(self.min_off_windows),
+        }
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One replayed event, in window indices: opened by ``first``..``confirm``, last on at ``last``."""
+
+    first: int
+    confirm: int
+    last: int
+
+
+def smoothed(window_probs: np.ndarray, k: int) -> np.ndarray:
+    """Mean of the last ``k`` window scores at each window (fewer at the start of the stream), summed
+    oldest first as the SDK sums them, so both round alike."""
+    p = np.asarray(window_probs, dtype=np.float64)
+    total = np.zeros_like(p)
+    count = np.zeros_like(p)
+    for lag in range(k - 1, -1, -1):
+        total[lag:] += p[: p.size - lag]
+        count[lag:] += 1
+    return total / np.maximum(count, 1)
+
+
+def replay(window_probs: Sequence[float], rules: StreamRules) -> list[Event]:
+    """The events ``CryStream`` raises on these window scores, in order."""
+    score = smoothed(np.asarray(window_probs), rules.smoothing_windows)
+    events: list[Event] = []
+    active, run, off, first, last = False, 0, 0, 0, 0
+    confirm = 0
+    for w, s in enumerate(score):
+        if not active:
+            if s >= rules.on_threshold:
+                first = w if run == 0 else first
+                run += 1
+                if run >= rules.min_on_windows:
+                    active, off, last, confirm, run = True, 0, w, w, 0
+            else:
+                run = 0
+            continue
+        if s < rules.off_threshold:
+            off += 1
+            if off >= rules.min_off_windows:
+                events.append(Event(first, confirm, last))
+                active = False
+            continue
+        off, last = 0, w
+    if active:
+        events.append(Event(first, confirm, last))
+    return events
+
+
+@dataclass(frozen=True)
+class Bout:
+    """A cry bout inside a stream, in seconds."""
+
+    start_s: float
+    end_s: float
+
+    @property
+    def seconds(self) -> float:
+        return self.end_s - self.start_s
+
+
+@dataclass(frozen=True)
+class StreamScore:
+    """Event recall, delays and false alarms of one rule on a set of streams."""
+
+    bouts: int
+    detected: int
+    long_bouts: int
+    long_detected: int
+    false_alarms: int
+    hours: float
+    delays_s: tuple[float, ...]
+
+    @property
+    def recall(self) -> float:
+        return self.detected / self.bouts if self.bouts else float("nan")
+
+    @property
+    def long_recall(self) -> float:
+        return self.long_detected / self.long_bouts if self.long_bouts else float("nan")
+
+    @property
+    def false_alarms_per_hour(self) -> float:
+        return self.false_alarms / self.hours if self.hours else float("nan")
+
+    def delay_percentile(self, q: float) -> float:
+        return float(np.percentile(self.delays_s, q)) if self.delays_s else float("nan")
+
+    def summary(self) -> dict:
+        return {
+            "bouts": self.bouts, "event_recall": self.recall,
+            "bouts_10s_or_more": self.long_bouts, "event_recall_10s_or_more": self.long_recall,
+            "false_alarms": self.false_alarms, "hours": self.hours,
+            "false_alarms_per_hour": self.false_alarms_per_hour,
+            "median_delay_s": self.delay_percentile(50), "p95_delay_s": self.delay_percentile(95),
+        }
+
+
+#: Bouts at least this long are the ones the monitor's recall target is about.
+LONG_BOUT_SECONDS = 10.0
+
+
+def score_events(
+    spans: Iterable[tuple[float, float, float]], bouts: Sequence[Bout], hours: float
+) -> StreamScore:
+    """Match events to bouts. ``spans`` are (start_s, raised_s, end_s) per event: an event that
+    overlaps a bout detects it (its delay: raised - bout start, at least 0); one that overlaps none
+    is a false alarm."""
+    spans = list(spans)
+    delays: list[float] = []
+    detected = long_detected = 0
+    for b in bouts:
+        hits = [raised for start, raised, end in spans if start < b.end_s and end > b.start_s]
+        if hits:
+            detected += 1
+            long_detected += b.seconds >= LONG_BOUT_SECONDS
+            delays.append(max(0.0, min(hits) - b.start_s))
+    false_alarms = sum(not any(start < b.end_s and end > b.start_s for b in bouts) for start, _, end in spans)
+    n_long = sum(b.seconds >= LONG_BOUT_SECONDS for b in bouts)
+    return StreamScore(len(bouts), detected, n_long, long_detected, false_alarms, hours, tuple(delays))
+
+
+def event_spans(events: Sequence[Event], window_s: float, hop_s: float) -> list[tuple[float, float, float]]:
+    """(start_s, raised_s, end_s) of replayed events: raised when the confirming window is complete."""
+    return [(e.first * hop_s, e.confirm * hop_s + window_s, e.last * hop_s + window_s) for e in events]
+
+
+@dataclass(frozen=True)
+class LabelledStream:
+    """A validation or test stream's window scores and where its cry bouts are."""
+
+    name: str
+    window_probs: np.ndarray
+    bouts: tuple[Bout, ...]
+    hours: float
+
+
+def evaluate_rules(streams: Sequence[LabelledStream], rules: StreamRules, window_s: float, hop_s: float) -> StreamScore:
+    """One rule on several streams, pooled."""
+    parts = [score_events(event_spans(replay(s.window_probs, rules), window_s, hop_s), s.bouts, s.hours) for s in streams]
+    return StreamScore(
+        sum(p.bouts for p in parts), sum(p.detected for p in parts), sum(p.long_bouts for p in parts),
+        sum(p.long_detected for p in parts), sum(p.false_alarms for p in parts), sum(p.hours for p in parts),
+        tuple(d for p in parts for d in p.delays_s),
+    )
+
+
+@dataclass(frozen=True)
+class CalibrationGrid:
+    """The candidate rules tried on validation streams."""
+
+    smoothing_windows: tuple[int, ...] = (1, 2, 3, 4)
+    min_on_windows: tuple[int, ...] = (1, 2)
+    min_off_windows: tuple[int, ...] = (2, 3)
+    off_ratios: tuple[float, ...] = (0.5, 0.7, 0.9)
+    n_thresholds: int = 40
+
+
+def _threshold_candidates(streams: Sequence[LabelledStream], n: int) -> np.ndarray:
+    p = np.concatenate([s.window_probs for s in streams])
+    return np.unique(np.clip(np.quantile(p, np.linspace(0.5, 0.9995, n)), 0.02, 0.995))
+
+
+def calibrate(
+    streams: Sequence[LabelledStream],
+    window_s: float,
+    hop_s: float,
+    max_false_alarms_per_hour: float = 0.5,
+    grid: CalibrationGrid = CalibrationGrid(),
+) -> tuple[StreamRules, StreamScore, bool]:
+    """The rule with the most long bouts caught, then the most bouts, then the shortest median delay,
+    among those within the false-alarm budget on ``streams``; ``True`` when the budget was met. When no
+    rule meets it, the rule with the fewest false alarms (then the most bouts) and ``False``."""
+    best_key, best = None, None
+    for k, on_n, off_n, ratio, thr in itertools.product(
+        grid.smoothing_windows, grid.min_on_windows, grid.min_off_windows, grid.off_ratios,
+        _threshold_candidates(streams, grid.n_thresholds),
+    ):
+        rules = StreamRules(float(thr), float(thr * ratio), k, on_n, off_n)
+        sc = evaluate_rules(streams, rules, window_s, hop_s)
+        within = sc.false_alarms_per_hour <= max_false_alarms_per_hour
+        delay = sc.delay_percentile(50) if sc.delays_s else float("inf")
+        key = (within, sc.long_detected, sc.detected, -delay) if within else (within, -sc.false_alarms, sc.detected, -delay)
+        if best_key is None or key > best_key:
+            best_key, best = key, (rules, sc)
+    assert best is not None
+    return best[0], best[1], bool(best_key[0])

@@ -1,0 +1,72 @@
+"""Monitor rules: the replay matches the SDK's event rule, scoring matches bouts, calibration keeps
+to its false-alarm budget."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from export.evaluation.stream_rules import (
+    Bout, CalibrationGrid, LabelledStream, StreamRules, calibrate, evaluate_rules, event_spans, replay,
+    score_events, smoothed,
+)
+from infantcry_sdk import contract
+from infantcry_sdk.events import EventDetector, EventRules
+
+
+def test_smoothing_is_a_trailing_mean() -> None:
+    assert smoothed(np.array([1.0, 0.0, 1.0, 1.0]), 2).tolist() == [1.0, 0.5, 0.5, 1.0]
+    assert smoothed(np.array([0.2, 0.4]), 1).tolist() == [0.2, 0.4]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_replay_matches_the_sdk_event_rule(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    probs = np.clip(np.repeat(rng.random(60), rng.integers(1, 4, size=60)), 0, 1)
+    rules = StreamRules(on_threshold=0.7, off_threshold=0.4, smoothing_windows=1, min_on_windows=2, min_off_windows=2)
+    det = EventDetector(EventRules(0.7, 0.4, 2, 2), ["a", "b"], 16000)
+    hop, win = 100, 200
+    sdk = []
+    for w, p in enumerate(probs):
+        sdk += det.update(w * hop, w * hop + win, float(p), [0.5, 0.5])
+    sdk += det.finish()
+    ours = replay(probs, rules)
+    assert [e.sample for e in sdk if e.kind == "start"] == [e.first * hop for e in ours]
+    assert [e.sample for e in sdk if e.kind == "end"] == [e.last * hop + win for e in ours]
+
+
+def test_events_are_matched_to_bouts() -> None:
+    bouts = [Bout(10.0, 20.0), Bout(100.0, 102.0)]
+    spans = [(11.0, 12.5, 19.0), (50.0, 51.0, 53.0)]  # one catch, one false alarm
+    sc = score_events(spans, bouts, hours=0.5)
+    assert (sc.detected, sc.long_detected, sc.long_bouts, sc.false_alarms) == (1, 1, 1, 1)
+    assert sc.recall == 0.5 and sc.false_alarms_per_hour == 2.0 and sc.delays_s == (2.5,)
+    assert event_spans(replay([0.0, 0.9, 0.9, 0.0, 0.0], StreamRules(0.8, 0.5)), 1.92, 0.96) == [
+        (0.96, 0.96 + 1.92, 1.92 + 1.92)
+    ]
+
+
+def _synthetic_stream(seed: int, n: int = 4000) -> LabelledStream:
+    rng = np.random.default_rng(seed)
+    p = np.clip(rng.beta(1, 12, size=n), 0, 1)  # quiet home
+    p[rng.integers(0, n, size=6)] = 0.95  # isolated loud windows: false alarms for a one-window rule
+    bouts = []
+    for start in range(200, n - 40, 400):
+        length = int(rng.integers(3, 30))
+        p[start:start + length] = rng.uniform(0.6, 1.0, size=length)
+        bouts.append(Bout(start * 0.96, (start + length) * 0.96 + 1.92))
+    return LabelledStream(f"s{seed}", p, tuple(bouts), hours=n * 0.96 / 3600)
+
+
+def test_calibration_meets_the_budget_and_catches_bouts() -> None:
+    streams = [_synthetic_stream(0), _synthetic_stream(1)]
+    grid = CalibrationGrid(smoothing_windows=(1, 2), min_on_windows=(1, 2), min_off_windows=(2,), off_ratios=(0.7,), n_thresholds=20)
+    rules, score, met = calibrate(streams, 1.92, 0.96, max_false_alarms_per_hour=0.5, grid=grid)
+    assert met and score.false_alarms_per_hour <= 0.5
+    assert score.recall >= 0.9
+    assert evaluate_rules(streams, rules, 1.92, 0.96) == score
+    meta = rules.metadata()
+    assert set(meta) == {
+        contract.KEY_STREAM_ON_THRESHOLD, contract.KEY_STREAM_OFF_THRESHOLD, contract.KEY_STREAM_SMOOTHING_WINDOWS,
+        contract.KEY_STREAM_MIN_ON_WINDOWS, contract.KEY_STREAM_MIN_OFF_WINDOWS,
+    }
+    assert float(meta[contract.KEY_STREAM_OFF_THRESHOLD]) <= float(meta[contract.KEY_STREAM_ON_THRESHOLD])
