@@ -71,9 +71,9 @@ public final class MainActivity extends Activity implements MonitorBus.Listener 
         if (checkSelfPermission(Manifest.permission.RECORD_AUDIO) != PackageManager.PERMISSION_GRANTED) {
             missing.add(Manifest.permission.RECORD_AUDIO);
         }
-        if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.TIRAMISU
-                && checkSelfPermission(Manifest.permission.POST_NOTIFICATIONS) != PackageManager.PERMISSION_GRANTED) {
-            missing.add(Manifest.permission.POST_NOTIFICATIONS);
+        if (Build.VERSION.SDK_INT >= NewerApi.TIRAMISU
+                && checkSelfPermission(NewerApi.POST_NOTIFICATIONS) != PackageManager.PERMISSION_GRANTED) {
+            missing.add(NewerApi.POST_NOTIFICATIONS);
         }
         if (missing.isEmpty()) {
             startMonitoring();

@@ -9,7 +9,6 @@ import android.app.Service;
 import android.content.Context;
 import android.content.Intent;
 import android.content.pm.PackageManager;
-import android.content.pm.ServiceInfo;
 import android.media.AudioFormat;
 import android.media.AudioRecord;
 import android.media.MediaRecorder;
@@ -67,8 +66,8 @@ public final class MonitorService extends Service {
         createChannels();
         // Must be called promptly after startForegroundService, before any slow work.
         Notification ongoing = ongoingNotification(getString(R.string.notif_listening));
-        if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.R) {
-            startForeground(ONGOING_ID, ongoing, ServiceInfo.FOREGROUND_SERVICE_TYPE_MICROPHONE);
+        if (Build.VERSION.SDK_INT >= NewerApi.R) {
+            startForeground(ONGOING_ID, ongoing, NewerApi.FOREGROUND_SERVICE_TYPE_MICROPHONE);
         } else {
             startForeground(ONGOING_ID, ongoing);
         }
