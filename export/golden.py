@@ -61,7 +61,7 @@ from infantcry_sdk.model import default_model_path
 _REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = _REPO / "android_demo" / "core" / "src" / "test" / "resources" / "golden"
 DEFAULT_ASSETS = _REPO / "android_demo" / "app" / "src" / "main" / "assets"
-#: The asset name the app opens; OrtWindowScorer reads ".ort" first, then ".onnx".
+#: The asset name the app opens; OrtModelSession reads ".ort" first, then ".onnx".
 ASSET_STEM = "student_int8"
 FORMAT = 1
 #: Files in the golden folder that are references for the Java mirror, not replay cases.
