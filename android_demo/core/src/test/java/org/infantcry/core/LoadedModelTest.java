@@ -1,8 +1,8 @@
 package org.infantcry.core;
 
 import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertThrows;
 import static org.junit.Assert.assertTrue;
-import static org.junit.Assert.fail;
 
 import java.io.FileNotFoundException;
 import java.util.ArrayList;
@@ -46,53 +46,39 @@ public class LoadedModelTest {
         assertEquals(List.of("m.onnx onnx"), opened);
     }
 
-    @Test
-    public void noFileNamesTheCommandToRun() throws Exception {
-        try {
-            load();
-            fail("loaded nothing");
-        } catch (FileNotFoundException e) {
-            assertTrue(e.getMessage(), e.getMessage().contains("m.ort or m.onnx")
-                    && e.getMessage().contains("--copy-model"));
-        }
+    /** {@link #load()} must throw {@code type} with {@code part} in its message. */
+    private void assertLoadFails(Class<? extends Exception> type, String part) {
+        Exception e = assertThrows(type, this::load);
+        assertTrue(e.getMessage(), e.getMessage().contains(part));
     }
 
     @Test
-    public void tamperedBytesAreRefusedAndTheSessionClosed() throws Exception {
+    public void noFileNamesTheCommandToRun() {
+        assertLoadFails(FileNotFoundException.class, "m.ort or m.onnx");
+        assertLoadFails(FileNotFoundException.class, "--copy-model");
+    }
+
+    @Test
+    public void tamperedBytesAreRefusedAndTheSessionClosed() {
         files.put("m.ort", FakeModel.tamperedBytes());
-        try {
-            load();
-            fail("tampered file loaded");
-        } catch (ModelInfo.InvalidModelException e) {
-            assertTrue(e.getMessage(), e.getMessage().contains("tampered"));
-        }
+        assertLoadFails(ModelInfo.InvalidModelException.class, "tampered");
         assertEquals(1, session.closes);
         assertEquals(0, session.runs);
     }
 
     @Test
-    public void badMetadataIsRefusedAndTheSessionClosed() throws Exception {
+    public void badMetadataIsRefusedAndTheSessionClosed() {
         files.put("m.ort", FakeModel.bytes());
         session = new FakeModel.Session(FakeModel.metadata(Contract.KEY_CAUSE_STATUS, "maybe"));
-        try {
-            load();
-            fail("bad cause_status loaded");
-        } catch (ModelInfo.InvalidModelException e) {
-            assertTrue(e.getMessage(), e.getMessage().contains(Contract.KEY_CAUSE_STATUS));
-        }
+        assertLoadFails(ModelInfo.InvalidModelException.class, Contract.KEY_CAUSE_STATUS);
         assertEquals(1, session.closes);
     }
 
     @Test
-    public void outputsThatDisagreeWithTheLabelsFailAtLoad() throws Exception {
+    public void outputsThatDisagreeWithTheLabelsFailAtLoad() {
         files.put("m.ort", FakeModel.bytes());
         session.causeCount = 3;
-        try {
-            load();
-            fail("3 causes for 2 labels loaded");
-        } catch (WindowScorer.ScoringException e) {
-            assertTrue(e.getMessage(), e.getMessage().contains("1 cry and 3 cause values"));
-        }
+        assertLoadFails(WindowScorer.ScoringException.class, "1 cry and 3 cause values");
         assertEquals(1, session.closes);
     }
 
@@ -101,12 +87,9 @@ public class LoadedModelTest {
         files.put("m.ort", FakeModel.bytes());
         session.failOnRun = 2;
         LoadedModel m = load();
-        try {
-            m.score(new float[500]);
-            fail("runtime error swallowed");
-        } catch (WindowScorer.ScoringException e) {
-            assertEquals("m.ort failed on a window of 500 samples", e.getMessage());
-            assertEquals("runtime exploded", e.getCause().getMessage());
-        }
+        WindowScorer.ScoringException e =
+                assertThrows(WindowScorer.ScoringException.class, () -> m.score(new float[500]));
+        assertEquals("m.ort failed on a window of 500 samples", e.getMessage());
+        assertEquals("runtime exploded", e.getCause().getMessage());
     }
 }

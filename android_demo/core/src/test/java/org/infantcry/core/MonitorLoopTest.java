@@ -211,34 +211,31 @@ public class MonitorLoopTest {
         assertEquals(0, rec.endedByItself);
     }
 
+    /** Runs the loop to its end: it must fail by itself with {@code message}, everything released. */
+    private void assertFailsAndReleases(String message, int micCloses) throws InterruptedException {
+        runToEnd();
+        assertEquals("ERROR: " + message, last(rec.states));
+        assertEquals(micCloses, mic.closes);
+        assertEquals(1, session.closes);
+        assertEquals(1, rec.endedByItself);
+    }
+
     @Test
     public void aScoringErrorEndsTheLoopByItselfAndReleasesEverything() throws Exception {
         session.failOnRun = 4; // the smoke run, then two windows, then the failure
-        runToEnd();
-        assertEquals("ERROR: fake.ort failed on a window of 500 samples", last(rec.states));
-        assertEquals(1, mic.closes);
-        assertEquals(1, session.closes);
-        assertEquals(1, rec.endedByItself);
+        assertFailsAndReleases("fake.ort failed on a window of 500 samples", 1);
     }
 
     @Test
     public void aFailedMicrophoneReadIsAnError() throws Exception {
         mic.failAtRead = 3;
-        runToEnd();
-        assertEquals("ERROR: the microphone read failed with code -3", last(rec.states));
-        assertEquals(1, mic.closes);
-        assertEquals(1, session.closes);
-        assertEquals(1, rec.endedByItself);
+        assertFailsAndReleases("the microphone read failed with code -3", 1);
     }
 
     @Test
     public void aMicrophoneThatCannotOpenIsAnErrorAndTheModelIsClosed() throws Exception {
         micError = new IllegalStateException("the microphone is in use by another app");
-        runToEnd();
-        assertEquals("ERROR: the microphone is in use by another app", last(rec.states));
-        assertEquals(1, session.closes);
-        assertEquals(0, mic.closes);
-        assertEquals(1, rec.endedByItself);
+        assertFailsAndReleases("the microphone is in use by another app", 0);
     }
 
     @Test
