@@ -22,9 +22,10 @@ One JSON file per case::
 ``window_index`` is the window whose score completed the event, or ``len(windows)`` for an event
 that the end of the stream closed (``EventDetector.finish``). Windows include the tail window that
 ``CryStream.flush`` scores. ``metadata`` lets the Java side check that it derives the same window,
-hop and rules from the model's metadata. ``contract.json`` holds the contract's names and the
-stream's default rule constants for the same purpose, and ``integrity.json`` a blob sealed by
-:mod:`infantcry_sdk.integrity` for the Java integrity check.
+hop and rules from the model's metadata. ``contract.json`` holds the contract's names and its
+defaults for the optional metadata keys, ``metadata_rules.json`` the stream rules and cause status
+that metadata with and without those keys gives (:func:`stream_rules_from_metadata`), and
+``integrity.json`` a blob sealed by :mod:`infantcry_sdk.integrity` for the Java integrity check.
 
 Cases: ``stream`` cases are real clips from ../shared (Donate-a-Cry cries between ESC-50 background
 and silence, a cry that runs to the end of the stream, a stream shorter than one window, a non-cry
@@ -56,16 +57,15 @@ from infantcry_sdk.audio import load as load_audio
 from infantcry_sdk.classifier import CryClassifier
 from infantcry_sdk.events import CryEvent, EventDetector, EventRules
 from infantcry_sdk.model import default_model_path
-from infantcry_sdk.stream import DEFAULT_OFF_FRACTION, StreamOptions
 
 _REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = _REPO / "android_demo" / "core" / "src" / "test" / "resources" / "golden"
 DEFAULT_ASSETS = _REPO / "android_demo" / "app" / "src" / "main" / "assets"
-#: The asset name the app opens; OrtWindowScorer reads ".ort" first, then ".onnx".
+#: The asset name the app opens; OrtModelSession reads ".ort" first, then ".onnx".
 ASSET_STEM = "student_int8"
 FORMAT = 1
 #: Files in the golden folder that are references for the Java mirror, not replay cases.
-REFERENCE_FILES = ("contract.json", "integrity.json")
+REFERENCE_FILES = ("contract.json", "integrity.json", "metadata_rules.json")
 
 
 class GoldenError(RuntimeError):
@@ -346,8 +346,7 @@ def synthetic_cases() -> list[dict]:
 
 # ------------------------------------------------------------------------------------ contract
 def contract_case() -> dict:
-    """The contract's names and the stream's default rule constants, for the Java mirror."""
-    defaults = StreamOptions()
+    """The contract's names and its defaults for the optional keys, for the Java mirror."""
     return {
         "format": FORMAT,
         "schema_version": contract.SCHEMA_VERSION,
@@ -358,12 +357,77 @@ def contract_case() -> dict:
         "keys": {
             name: getattr(contract, name) for name in sorted(dir(contract)) if name.startswith("KEY_")
         },
-        "stream_defaults": {
-            "off_fraction": DEFAULT_OFF_FRACTION,
-            "min_on_windows": defaults.min_on_windows,
-            "min_off_windows": defaults.min_off_windows,
+        "metadata_defaults": {
+            name: getattr(contract, name) for name in sorted(dir(contract))
+            if name.startswith(("DEFAULT_", "CAUSE_"))
         },
     }
+
+
+def stream_rules_from_metadata(meta: dict[str, str]) -> dict:
+    """The stream rules and cause status that ``meta`` gives, read as :mod:`infantcry_sdk.contract`
+    describes its optional keys (absent key: the documented default). Raises ``ValueError`` for a
+    value the contract does not allow."""
+    c = contract
+    on = float(meta.get(c.KEY_STREAM_ON_THRESHOLD, meta[c.KEY_DETECTION_THRESHOLD]))
+    off = float(meta[c.KEY_STREAM_OFF_THRESHOLD]) if c.KEY_STREAM_OFF_THRESHOLD in meta else c.DEFAULT_STREAM_OFF_RATIO * on
+    counts = {
+        name: int(meta.get(key, default))
+        for name, key, default in (
+            ("smoothing_windows", c.KEY_STREAM_SMOOTHING_WINDOWS, c.DEFAULT_STREAM_SMOOTHING_WINDOWS),
+            ("min_on_windows", c.KEY_STREAM_MIN_ON_WINDOWS, c.DEFAULT_STREAM_MIN_ON_WINDOWS),
+            ("min_off_windows", c.KEY_STREAM_MIN_OFF_WINDOWS, c.DEFAULT_STREAM_MIN_OFF_WINDOWS),
+        )
+    }
+    if counts["smoothing_windows"] < 1:
+        raise ValueError("stream_smoothing_windows must be >= 1")
+    rules = EventRules(on, off, counts["min_on_windows"], counts["min_off_windows"],
+                       float(meta[c.KEY_CAUSE_MIN_CONFIDENCE]))  # checks thresholds and the two minima
+    status = meta.get(c.KEY_CAUSE_STATUS, c.CAUSE_UNSUPPORTED)
+    if status not in c.CAUSE_STATUSES:
+        raise ValueError(f"cause_status {status!r} is not one of {c.CAUSE_STATUSES}")
+    return {**_rules_dict(rules), "smoothing_windows": counts["smoothing_windows"], "cause_status": status,
+            "cause_status_reason": meta.get(c.KEY_CAUSE_STATUS_REASON, c.DEFAULT_CAUSE_STATUS_REASON)}
+
+
+#: Optional-key variants over one base metadata: (name, keys set). None marks a value the reader refuses.
+_METADATA_VARIANTS: tuple[tuple[str, dict[str, str]], ...] = (
+    ("no_optional_keys", {}),
+    ("calibrated_supported", {
+        contract.KEY_STREAM_ON_THRESHOLD: "0.62", contract.KEY_STREAM_OFF_THRESHOLD: "0.41",
+        contract.KEY_STREAM_SMOOTHING_WINDOWS: "3", contract.KEY_STREAM_MIN_ON_WINDOWS: "2",
+        contract.KEY_STREAM_MIN_OFF_WINDOWS: "3", contract.KEY_CAUSE_STATUS: contract.CAUSE_SUPPORTED,
+        contract.KEY_CAUSE_STATUS_REASON: "permutation p=0.003; balanced accuracy CI [0.31, 0.44] > 0.20"}),
+    ("on_threshold_only", {contract.KEY_STREAM_ON_THRESHOLD: "0.7", contract.KEY_STREAM_SMOOTHING_WINDOWS: "2"}),
+    ("unsupported_with_reason", {contract.KEY_CAUSE_STATUS: contract.CAUSE_UNSUPPORTED,
+                                 contract.KEY_CAUSE_STATUS_REASON: "permutation p=0.41"}),
+    ("supported_without_reason", {contract.KEY_CAUSE_STATUS: contract.CAUSE_SUPPORTED}),
+    ("bad_cause_status", {contract.KEY_CAUSE_STATUS: "maybe"}),
+    ("off_above_on", {contract.KEY_STREAM_ON_THRESHOLD: "0.5", contract.KEY_STREAM_OFF_THRESHOLD: "0.6"}),
+    ("on_above_one", {contract.KEY_STREAM_ON_THRESHOLD: "1.2"}),
+    ("zero_smoothing", {contract.KEY_STREAM_SMOOTHING_WINDOWS: "0"}),
+    ("fractional_min_on", {contract.KEY_STREAM_MIN_ON_WINDOWS: "1.5"}),
+)
+
+
+def metadata_rules_case() -> dict:
+    """Base metadata (the shipped student's values, a dummy seal) and, per variant of its optional
+    keys, the rules and cause status it gives, or ``null`` where the contract refuses it."""
+    base = {
+        contract.KEY_SCHEMA_VERSION: contract.SCHEMA_VERSION, contract.KEY_SAMPLE_RATE: "16000",
+        contract.KEY_LABELS: json.dumps(["hungry", "tired", "discomfort", "belly_pain", "burping"]),
+        contract.KEY_DETECTION_THRESHOLD: "0.8712644577026367", contract.KEY_CAUSE_MIN_CONFIDENCE: "0.3",
+        contract.KEY_WINDOW_SECONDS: "1.92", contract.KEY_HOP_SECONDS: "0.96", contract.KEY_MIN_SAMPLES: "1600",
+        contract.KEY_MODEL_VERSION: "golden", contract.KEY_FILE_SHA256: "ab" * 32,
+    }
+    cases = []
+    for name, keys in _METADATA_VARIANTS:
+        try:
+            expected = stream_rules_from_metadata({**base, **keys})
+        except ValueError:
+            expected = None
+        cases.append({"name": name, "keys": keys, "expected": expected})
+    return {"format": FORMAT, "base_metadata": base, "cases": cases}
 
 
 def integrity_case() -> dict:
@@ -449,6 +513,7 @@ def write_golden(
     paths = [_write_json(out / f"{case['name']}.json", case) for case in cases]
     paths.append(_write_json(out / "contract.json", contract_case()))
     paths.append(_write_json(out / "integrity.json", integrity_case()))
+    paths.append(_write_json(out / "metadata_rules.json", metadata_rules_case()))
     return paths
 
 

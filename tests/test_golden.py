@@ -109,6 +109,16 @@ def test_committed_synthetic_and_contract_files_match_the_generator() -> None:
         assert _load(golden.DEFAULT_OUT / f"{case['name']}.json") == json.loads(golden.dumps(case))
     assert _load(golden.DEFAULT_OUT / "contract.json") == json.loads(golden.dumps(golden.contract_case()))
     assert _load(golden.DEFAULT_OUT / "integrity.json") == json.loads(golden.dumps(golden.integrity_case()))
+    assert _load(golden.DEFAULT_OUT / "metadata_rules.json") == json.loads(golden.dumps(golden.metadata_rules_case()))
+
+
+def test_metadata_rules_follow_the_contract_defaults_and_refuse_bad_values() -> None:
+    cases = {c["name"]: c["expected"] for c in golden.metadata_rules_case()["cases"]}
+    plain = cases["no_optional_keys"]
+    assert (plain["min_on_windows"], plain["min_off_windows"], plain["smoothing_windows"]) == (1, 2, 1)
+    assert plain["off_threshold"] == 0.6 * plain["on_threshold"] and plain["cause_status"] == "unsupported"
+    assert cases["calibrated_supported"]["cause_status"] == "supported"
+    assert all(cases[n] is None for n in ("bad_cause_status", "off_above_on", "on_above_one", "zero_smoothing"))
 
 
 # ----------------------------------------------------------------------------- synthetic cases

@@ -16,6 +16,7 @@ import android.widget.ProgressBar;
 import android.widget.TextView;
 import java.util.ArrayList;
 import java.util.List;
+import org.infantcry.core.MonitorLoop;
 
 /**
  * The monitor's screen: start/stop, a live cry-probability meter, the likely cause with its
@@ -71,9 +72,9 @@ public final class MainActivity extends Activity implements MonitorBus.Listener 
         if (checkSelfPermission(Manifest.permission.RECORD_AUDIO) != PackageManager.PERMISSION_GRANTED) {
             missing.add(Manifest.permission.RECORD_AUDIO);
         }
-        if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.TIRAMISU
-                && checkSelfPermission(Manifest.permission.POST_NOTIFICATIONS) != PackageManager.PERMISSION_GRANTED) {
-            missing.add(Manifest.permission.POST_NOTIFICATIONS);
+        if (Build.VERSION.SDK_INT >= NewerApi.TIRAMISU
+                && checkSelfPermission(NewerApi.POST_NOTIFICATIONS) != PackageManager.PERMISSION_GRANTED) {
+            missing.add(NewerApi.POST_NOTIFICATIONS);
         }
         if (missing.isEmpty()) {
             startMonitoring();
@@ -141,10 +142,10 @@ public final class MainActivity extends Activity implements MonitorBus.Listener 
                 status.setText(R.string.status_idle);
                 break;
         }
-        boolean busy = s.state == MonitorBus.State.LOADING || s.state == MonitorBus.State.LISTENING;
+        boolean busy = s.state == MonitorLoop.State.LOADING || s.state == MonitorLoop.State.LISTENING;
         start.setEnabled(!busy);
         stop.setEnabled(busy);
-        if (s.state != MonitorBus.State.LISTENING) {
+        if (s.state != MonitorLoop.State.LISTENING) {
             meter.setProgress(0);
             probability.setText(R.string.probability_none);
             cause.setText(R.string.cause_none);

@@ -5,6 +5,7 @@ import android.os.Looper;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
+import org.infantcry.core.MonitorLoop.State;
 
 /**
  * Hands the monitor's state from {@link MonitorService}'s audio thread to the UI, on the main
@@ -23,8 +24,6 @@ final class MonitorBus {
         /** The event log changed (a line was added). */
         void onLog(List<String> lines);
     }
-
-    enum State { IDLE, LOADING, LISTENING, ERROR }
 
     static final class Status {
         final State state;

@@ -9,7 +9,6 @@ import android.app.Service;
 import android.content.Context;
 import android.content.Intent;
 import android.content.pm.PackageManager;
-import android.content.pm.ServiceInfo;
 import android.media.AudioFormat;
 import android.media.AudioRecord;
 import android.media.MediaRecorder;
@@ -19,22 +18,21 @@ import android.os.PowerManager;
 import android.util.Log;
 import java.text.DateFormat;
 import java.util.Date;
-import java.util.List;
 import java.util.Locale;
 import org.infantcry.core.CryEvent;
-import org.infantcry.core.CryMonitor;
-import org.infantcry.core.ModelInfo;
-import org.infantcry.core.WindowScorer;
+import org.infantcry.core.LoadedModel;
+import org.infantcry.core.MonitorLoop;
+import org.infantcry.core.WindowPrediction;
 
 /**
  * Listens to the microphone in a foreground service (type microphone), so monitoring goes on with
  * the screen off, and raises a notification when a cry starts.
  *
- * <p>One background thread owns everything audio: it loads the model ({@link OrtWindowScorer}),
- * opens {@link AudioRecord} at the model's own sample rate (mono, 16-bit PCM), and feeds every
- * buffer to a {@link CryMonitor}, whose windowing and hysteresis are the plain-Java port of the
- * Python {@code CryStream} (tested against it on the JVM). Stopping the service ends the loop and
- * flushes the monitor, which closes an open cry event.
+ * <p>The audio thread is the core's {@link MonitorLoop} (tested on the JVM with fakes): it loads the
+ * model ({@link OrtModelSession}), opens {@link AudioRecord} at the model's own sample rate (mono,
+ * 16-bit PCM), feeds every buffer to the core's {@code CryMonitor}, and on stop flushes it, which
+ * closes an open cry event. This class supplies the platform (ONNX Runtime, AudioRecord), shows
+ * what the loop reports (MonitorBus, notifications) and holds the foreground service and wake lock.
  */
 public final class MonitorService extends Service {
     private static final String TAG = "InfantCry";
@@ -43,8 +41,7 @@ public final class MonitorService extends Service {
     private static final int ONGOING_ID = 1;
     private static final long WAKE_LOCK_MAX_MS = 12L * 60 * 60 * 1000;
 
-    private Thread worker;
-    private volatile boolean running;
+    private MonitorLoop loop;
     private PowerManager.WakeLock wakeLock;
     private int nextAlertId = 100;
 
@@ -67,16 +64,15 @@ public final class MonitorService extends Service {
         createChannels();
         // Must be called promptly after startForegroundService, before any slow work.
         Notification ongoing = ongoingNotification(getString(R.string.notif_listening));
-        if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.R) {
-            startForeground(ONGOING_ID, ongoing, ServiceInfo.FOREGROUND_SERVICE_TYPE_MICROPHONE);
+        if (Build.VERSION.SDK_INT >= NewerApi.R) {
+            startForeground(ONGOING_ID, ongoing, NewerApi.FOREGROUND_SERVICE_TYPE_MICROPHONE);
         } else {
             startForeground(ONGOING_ID, ongoing);
         }
-        if (worker == null) {
-            running = true;
+        if (loop == null) {
             acquireWakeLock();
-            worker = new Thread(this::runLoop, "infantcry-audio");
-            worker.start();
+            loop = new MonitorLoop(new AndroidPlatform(), new LoopListener());
+            loop.start();
         }
         // Not sticky: a restart by the system would come from the background, where Android 14
         // forbids starting a microphone service. The user starts monitoring again from the app.
@@ -85,12 +81,12 @@ public final class MonitorService extends Service {
 
     @Override
     public void onDestroy() {
-        running = false;
-        Thread t = worker;
-        worker = null;
-        if (t != null) {
+        MonitorLoop l = loop;
+        loop = null;
+        if (l != null) {
+            l.requestStop();
             try {
-                t.join(1000); // the loop checks `running` after every short read (~0.1 s)
+                l.join(1000); // the loop sees the stop after its current short read (~0.1 s)
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
@@ -104,63 +100,62 @@ public final class MonitorService extends Service {
         return null;
     }
 
-    // ------------------------------------------------------------------ the audio thread
-    private void runLoop() {
-        MonitorBus bus = MonitorBus.INSTANCE;
-        bus.status(MonitorBus.State.LOADING, null);
-        OrtWindowScorer scorer = null;
-        AudioRecord record = null;
-        boolean failed = false;
-        try {
-            scorer = OrtWindowScorer.fromAssets(getApplicationContext());
-            if (!running) {
-                return; // stopped while the model loaded: do not open the microphone at all
-            }
-            final ModelInfo info = scorer.info();
-            CryMonitor monitor = new CryMonitor(scorer, info);
-            monitor.setWindowListener((start, end, score) -> publishLevel(info, score));
-            record = openRecorder(info.sampleRate);
-            // Short reads (a quarter hop) keep the loop responsive to stop requests.
-            short[] buffer = new short[Math.max(256, info.hopSamples / 4)];
+    // ------------------------------------------------------------------ the loop's platform and listener
+    /** ONNX Runtime and AudioRecord for the core's {@link MonitorLoop}. */
+    private final class AndroidPlatform implements MonitorLoop.Platform {
+        @Override
+        public LoadedModel loadModel() throws Exception {
+            return OrtModelSession.fromAssets(getApplicationContext().getAssets());
+        }
+
+        @Override
+        public MonitorLoop.Microphone openMicrophone(int sampleRate) {
+            final AudioRecord record = openRecorder(sampleRate);
             record.startRecording();
             if (record.getRecordingState() != AudioRecord.RECORDSTATE_RECORDING) {
+                record.release();
                 throw new IllegalStateException("the microphone is in use by another app");
             }
-            bus.status(MonitorBus.State.LISTENING,
-                    info.modelVersion + ", " + info.labels.size() + " causes, window "
-                            + info.windowSamples * 1000 / info.sampleRate + " ms");
-            while (running) {
-                int n = record.read(buffer, 0, buffer.length);
-                if (n < 0) {
-                    throw new IllegalStateException("AudioRecord.read failed with code " + n);
+            return new MonitorLoop.Microphone() {
+                @Override
+                public int read(short[] buffer, int offset, int length) {
+                    return record.read(buffer, offset, length);
                 }
-                handle(monitor.push(buffer, 0, n), info);
-            }
-            handle(monitor.flush(), info); // closes an event still open
-        } catch (Exception | LinkageError e) { // LinkageError: native library missing for this ABI
-            failed = true;
-            Log.e(TAG, "monitoring stopped", e);
-            bus.status(MonitorBus.State.ERROR, e.getMessage() == null ? e.toString() : e.getMessage());
-        } finally {
-            if (record != null) {
-                if (record.getRecordingState() == AudioRecord.RECORDSTATE_RECORDING) {
-                    record.stop();
+
+                @Override
+                public void close() {
+                    if (record.getRecordingState() == AudioRecord.RECORDSTATE_RECORDING) {
+                        record.stop();
+                    }
+                    record.release();
                 }
-                record.release();
+            };
+        }
+    }
+
+    /** Called on the loop's thread: the UI through MonitorBus, the notifications directly. */
+    private final class LoopListener implements MonitorLoop.Listener {
+        @Override
+        public void onStatus(MonitorLoop.State state, String detail) {
+            if (state == MonitorLoop.State.ERROR) {
+                Log.e(TAG, "monitoring stopped: " + detail);
             }
-            if (scorer != null) {
-                try {
-                    scorer.close();
-                } catch (Exception e) {
-                    Log.w(TAG, "closing the model", e);
-                }
-            }
-            if (!failed) {
-                bus.status(MonitorBus.State.IDLE, null);
-            }
-            if (running) { // ended on its own (an error): take the service down too
-                stopSelf();
-            }
+            MonitorBus.INSTANCE.status(state, detail);
+        }
+
+        @Override
+        public void onWindow(WindowPrediction p) {
+            MonitorBus.INSTANCE.level(p.cryProbability, p.cause, p.topCauseProbability);
+        }
+
+        @Override
+        public void onEvent(CryEvent e) {
+            notifyEvent(e);
+        }
+
+        @Override
+        public void onEndedByItself() {
+            stopSelf();
         }
     }
 
@@ -188,33 +183,18 @@ public final class MonitorService extends Service {
         return record;
     }
 
-    private void publishLevel(ModelInfo info, WindowScorer.Score score) {
-        // The live cause follows CryPrediction's rule: only for a cry, and only when confident.
-        int best = 0;
-        for (int i = 1; i < score.numCauses(); i++) {
-            if (score.cause(i) > score.cause(best)) {
-                best = i;
-            }
-        }
-        boolean show = score.cryProbability >= info.detectionThreshold
-                && score.cause(best) >= info.causeMinConfidence;
-        MonitorBus.INSTANCE.level(score.cryProbability, show ? info.labels.get(best) : null, score.cause(best));
-    }
-
-    private void handle(List<CryEvent> events, ModelInfo info) {
-        for (CryEvent e : events) {
-            String clock = DateFormat.getTimeInstance(DateFormat.MEDIUM).format(new Date());
-            String cause = e.cause == null ? "cause uncertain"
-                    : e.cause + " " + Math.round(e.causeConfidence() * 100) + "%";
-            MonitorBus.INSTANCE.logLine(String.format(Locale.US, "%s  %-5s  t=%.1fs  p=%.2f  %s",
-                    clock, e.kind.wireName(), e.timeS, e.cryProbability, cause));
-            NotificationManager nm = getSystemService(NotificationManager.class);
-            if (e.kind == CryEvent.Kind.START) {
-                nm.notify(ONGOING_ID, ongoingNotification(getString(R.string.notif_crying, clock)));
-                nm.notify(nextAlertId++, alertNotification(e));
-            } else {
-                nm.notify(ONGOING_ID, ongoingNotification(getString(R.string.notif_listening)));
-            }
+    private void notifyEvent(CryEvent e) {
+        String clock = DateFormat.getTimeInstance(DateFormat.MEDIUM).format(new Date());
+        String cause = e.cause == null ? "cause uncertain"
+                : e.cause + " " + Math.round(e.causeConfidence() * 100) + "%";
+        MonitorBus.INSTANCE.logLine(String.format(Locale.US, "%s  %-5s  t=%.1fs  p=%.2f  %s",
+                clock, e.kind.wireName(), e.timeS, e.cryProbability, cause));
+        NotificationManager nm = getSystemService(NotificationManager.class);
+        if (e.kind == CryEvent.Kind.START) {
+            nm.notify(ONGOING_ID, ongoingNotification(getString(R.string.notif_crying, clock)));
+            nm.notify(nextAlertId++, alertNotification(e));
+        } else {
+            nm.notify(ONGOING_ID, ongoingNotification(getString(R.string.notif_listening)));
         }
     }
 

@@ -35,6 +35,31 @@ public final class Contract {
     public static final String KEY_FILE_SHA256 = P + "file_sha256";
     public static final String KEY_TRAINING_SUMMARY = P + "training_summary";
 
+    // Optional keys: a model without them gets the defaults below (see contract.py).
+    /** Stream score {@code >= this} counts towards opening an event; default: detection_threshold. */
+    public static final String KEY_STREAM_ON_THRESHOLD = P + "stream_on_threshold";
+    /** Stream score {@code < this} counts towards closing it; default: 0.6 x the on threshold. */
+    public static final String KEY_STREAM_OFF_THRESHOLD = P + "stream_off_threshold";
+    /** A window's stream score is the mean cry probability of the last this-many windows. */
+    public static final String KEY_STREAM_SMOOTHING_WINDOWS = P + "stream_smoothing_windows";
+    public static final String KEY_STREAM_MIN_ON_WINDOWS = P + "stream_min_on_windows";
+    public static final String KEY_STREAM_MIN_OFF_WINDOWS = P + "stream_min_off_windows";
+    /** "supported" or "unsupported"; only a supported cause head ever answers. */
+    public static final String KEY_CAUSE_STATUS = P + "cause_status";
+    /** One line: the test of the cause head and its result. */
+    public static final String KEY_CAUSE_STATUS_REASON = P + "cause_status_reason";
+
+    public static final String CAUSE_SUPPORTED = "supported";
+    public static final String CAUSE_UNSUPPORTED = "unsupported";
+    public static final List<String> CAUSE_STATUSES =
+            Collections.unmodifiableList(Arrays.asList(CAUSE_SUPPORTED, CAUSE_UNSUPPORTED));
+    public static final double DEFAULT_STREAM_OFF_RATIO = 0.6;
+    public static final int DEFAULT_STREAM_SMOOTHING_WINDOWS = 1;
+    public static final int DEFAULT_STREAM_MIN_ON_WINDOWS = 1;
+    public static final int DEFAULT_STREAM_MIN_OFF_WINDOWS = 2;
+    public static final String DEFAULT_CAUSE_STATUS_REASON =
+            "the model file does not record a test of its cause head against chance";
+
     /** Keys every model must carry (same order as the Python tuple). */
     public static final List<String> REQUIRED_KEYS =
             Collections.unmodifiableList(

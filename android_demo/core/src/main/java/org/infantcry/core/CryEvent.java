@@ -66,6 +66,11 @@ public final class CryEvent {
                 Collections.unmodifiableMap(new LinkedHashMap<String, Double>(causeProbabilities));
     }
 
+    /** This event with no cause (a model whose cause head is unsupported); probabilities kept. */
+    public CryEvent withoutCause() {
+        return cause == null ? this : new CryEvent(kind, sample, timeS, cryProbability, null, causeProbabilities);
+    }
+
     /** Confidence of the reported cause, or NaN when there is none. */
     public double causeConfidence() {
         if (cause == null) {

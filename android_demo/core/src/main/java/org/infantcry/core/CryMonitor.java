@@ -12,7 +12,9 @@ import java.util.List;
  * records at that rate, so unlike the Python stream there is no resampler). Window {@code k} covers
  * {@code [k*hop, k*hop + window)} and is scored as soon as its last sample arrives; each score is
  * checked (finite, else {@link WindowScorer.ScoringException}) and clipped to [0, 1] as the Python
- * SDK does, then fed to the detector. {@link #flush()} ends the stream exactly as {@code
+ * SDK does. The detector sees each window's stream score: the mean cry probability of the last
+ * {@code stream_smoothing_windows} windows ({@link StreamSmoother}; 1 = the window itself). When the
+ * model's cause head is unsupported, every event's cause is null. {@link #flush()} ends the stream exactly as {@code
  * CryStream.flush} does. Memory is fixed. Not thread-safe: drive one monitor from one thread.
  */
 public final class CryMonitor {
@@ -26,6 +28,8 @@ public final class CryMonitor {
     private final SlidingWindow windows;
     private final EventDetector detector;
     private final int minSamples;
+    private final StreamSmoother smoother;
+    private final boolean reportCauses;
     /** Float samples beyond this magnitude are refused, as {@code classifier.MAX_ABS_SAMPLE}. */
     public static final float MAX_ABS_SAMPLE = 16f;
 
@@ -36,9 +40,16 @@ public final class CryMonitor {
     /**
      * @param minSamples the shortest stream that {@link #flush()} still scores (the model's {@code
      *     min_samples}).
+     * @param smoothingWindows windows averaged into each stream score (1 = none).
+     * @param reportCauses false for a model whose cause head is unsupported: events carry no cause.
      */
     public CryMonitor(
-            WindowScorer scorer, SlidingWindow windows, EventDetector detector, int minSamples) {
+            WindowScorer scorer,
+            SlidingWindow windows,
+            EventDetector detector,
+            int minSamples,
+            int smoothingWindows,
+            boolean reportCauses) {
         if (scorer == null || windows == null || detector == null) {
             throw new IllegalArgumentException("scorer, windows and detector must not be null");
         }
@@ -49,20 +60,33 @@ public final class CryMonitor {
         this.windows = windows;
         this.detector = detector;
         this.minSamples = minSamples;
+        this.smoother = new StreamSmoother(smoothingWindows);
+        this.reportCauses = reportCauses;
     }
 
-    /** Window, hop, labels, sample rate and min_samples from the model's metadata; rules as given. */
+    /** No smoothing, causes reported: the detector sees each window's own score. */
+    public CryMonitor(
+            WindowScorer scorer, SlidingWindow windows, EventDetector detector, int minSamples) {
+        this(scorer, windows, detector, minSamples, 1, true);
+    }
+
+    /**
+     * Window, hop, labels, sample rate, min_samples, smoothing and cause status from the model's
+     * metadata; event rules as given.
+     */
     public CryMonitor(WindowScorer scorer, ModelInfo info, EventRules rules) {
         this(
                 scorer,
                 new SlidingWindow(info.windowSamples, info.hopSamples),
                 new EventDetector(rules, info.labels, info.sampleRate),
-                info.minSamples);
+                info.minSamples,
+                info.streamSmoothingWindows,
+                info.causeSupported());
     }
 
-    /** As the Python stream with default options: {@link EventRules#forStream(ModelInfo)}. */
+    /** Everything from the model's metadata, its stream rules ({@link ModelInfo#streamRules}) too. */
     public CryMonitor(WindowScorer scorer, ModelInfo info) {
-        this(scorer, info, EventRules.forStream(info));
+        this(scorer, info, info.streamRules);
     }
 
     public void setWindowListener(WindowListener listener) {
@@ -131,7 +155,7 @@ public final class CryMonitor {
                 events.addAll(score(windows.lastSamples((int) total)));
             }
         }
-        events.addAll(detector.finish());
+        events.addAll(gated(detector.finish()));
         clear();
         return events;
     }
@@ -145,6 +169,7 @@ public final class CryMonitor {
     private void clear() {
         windows.reset();
         detector.reset();
+        smoother.reset();
         scoredEnd = 0;
     }
 
@@ -159,7 +184,19 @@ public final class CryMonitor {
         if (listener != null) {
             listener.onWindow(w.startSample, w.endSample, s);
         }
-        return detector.update(w.startSample, w.endSample, s.cryProbability, s.causes());
+        double streamScore = smoother.add(s.cryProbability);
+        return gated(detector.update(w.startSample, w.endSample, streamScore, s.causes()));
+    }
+
+    private List<CryEvent> gated(List<CryEvent> events) {
+        if (reportCauses || events.isEmpty()) {
+            return events;
+        }
+        List<CryEvent> out = new ArrayList<CryEvent>(events.size());
+        for (CryEvent e : events) {
+            out.add(e.withoutCause());
+        }
+        return out;
     }
 
     /**

@@ -5,16 +5,9 @@ package org.infantcry.core;
  *
  * <p>Mirrors {@code infantcry_sdk.events.EventRules} field for field, with the same validation, so
  * that a rule set read from a golden file or from the model's metadata means the same thing on both
- * sides.
+ * sides. A model's own rules come from its metadata ({@link ModelInfo#streamRules}).
  */
 public final class EventRules {
-    /** {@code CryStream}'s default off threshold as a fraction of the on threshold. */
-    public static final double DEFAULT_OFF_FRACTION = 0.6;
-    /** {@code StreamOptions.min_on_windows}'s default. */
-    public static final int DEFAULT_MIN_ON_WINDOWS = 2;
-    /** {@code StreamOptions.min_off_windows}'s default. */
-    public static final int DEFAULT_MIN_OFF_WINDOWS = 2;
-
     public final double onThreshold;
     public final double offThreshold;
     public final int minOnWindows;
@@ -43,25 +36,6 @@ public final class EventRules {
         this.minOnWindows = minOnWindows;
         this.minOffWindows = minOffWindows;
         this.causeMinConfidence = causeMinConfidence;
-    }
-
-    /**
-     * The rules the Python {@code CryStream} uses by default for a model ({@code
-     * StreamOptions().rules(...)}): on = the model's detection threshold, off = {@value
-     * #DEFAULT_OFF_FRACTION} x on, two windows to open and two to close, the model's cause minimum.
-     */
-    public static EventRules forStream(double detectionThreshold, double causeMinConfidence) {
-        return new EventRules(
-                detectionThreshold,
-                DEFAULT_OFF_FRACTION * detectionThreshold,
-                DEFAULT_MIN_ON_WINDOWS,
-                DEFAULT_MIN_OFF_WINDOWS,
-                causeMinConfidence);
-    }
-
-    /** {@link #forStream(double, double)} with the model's own thresholds. */
-    public static EventRules forStream(ModelInfo info) {
-        return forStream(info.detectionThreshold, info.causeMinConfidence);
     }
 
     @Override

@@ -10,8 +10,9 @@ import java.util.Map;
 /**
  * What a model file says about itself: its {@code infantcry.*} metadata, parsed and checked.
  *
- * <p>The app reads everything from here (labels, thresholds, window and hop, sample rate) instead of
- * hard-coding it, so any model that follows the contract drops in. Values are parsed as the Python
+ * <p>The app reads everything from here (labels, thresholds, window and hop, sample rate, the stream
+ * rules and whether the cause head may answer) instead of hard-coding it, so any model that follows
+ * the contract drops in. Optional keys that are absent take the contract's defaults. Values are parsed as the Python
  * SDK writes them: integers as decimal text, floats as Python {@code repr} (read back exactly by
  * {@link Double#parseDouble}), labels as a JSON list of strings.
  */
@@ -41,6 +42,14 @@ public final class ModelInfo {
     public final int windowSamples;
     /** Hop between windows in samples: {@code round(hopSeconds * sampleRate)}, ties to even. */
     public final int hopSamples;
+    /** The stream rules ({@code stream_*} keys, or their defaults), with {@link #causeMinConfidence}. */
+    public final EventRules streamRules;
+    /** A window's stream score is the mean cry probability of the last this-many windows. */
+    public final int streamSmoothingWindows;
+    /** {@link Contract#CAUSE_SUPPORTED} or {@link Contract#CAUSE_UNSUPPORTED} (the default). */
+    public final String causeStatus;
+    /** Why the cause head is (not) supported: the test and its result, or the default text. */
+    public final String causeStatusReason;
     /** All metadata entries, unmodifiable (other keys included). */
     public final Map<String, String> metadata;
 
@@ -83,6 +92,51 @@ public final class ModelInfo {
         detectionThreshold = number(meta, Contract.KEY_DETECTION_THRESHOLD, 0.0, 1.0);
         causeMinConfidence = number(meta, Contract.KEY_CAUSE_MIN_CONFIDENCE, 0.0, 1.0);
         modelVersion = meta.get(Contract.KEY_MODEL_VERSION);
+        streamRules = parseStreamRules(meta, detectionThreshold, causeMinConfidence);
+        streamSmoothingWindows = optionalCount(
+                meta, Contract.KEY_STREAM_SMOOTHING_WINDOWS, Contract.DEFAULT_STREAM_SMOOTHING_WINDOWS);
+        causeStatus = optional(meta, Contract.KEY_CAUSE_STATUS, Contract.CAUSE_UNSUPPORTED);
+        if (!Contract.CAUSE_STATUSES.contains(causeStatus)) {
+            throw new InvalidModelException(Contract.KEY_CAUSE_STATUS + "=" + causeStatus
+                    + " is not one of " + Contract.CAUSE_STATUSES);
+        }
+        causeStatusReason = optional(
+                meta, Contract.KEY_CAUSE_STATUS_REASON, Contract.DEFAULT_CAUSE_STATUS_REASON);
+    }
+
+    /** True when the model says its cause head passed its test; otherwise no cause is ever given. */
+    public boolean causeSupported() {
+        return Contract.CAUSE_SUPPORTED.equals(causeStatus);
+    }
+
+    /**
+     * The {@code stream_*} rules: on = detection_threshold, off = 0.6 x on, one window to open and two
+     * to close when the keys are absent; checked as {@link EventRules} checks them.
+     */
+    private static EventRules parseStreamRules(
+            Map<String, String> meta, double detectionThreshold, double causeMinConfidence) {
+        double on = meta.containsKey(Contract.KEY_STREAM_ON_THRESHOLD)
+                ? number(meta, Contract.KEY_STREAM_ON_THRESHOLD, 0.0, 1.0)
+                : detectionThreshold;
+        double off = meta.containsKey(Contract.KEY_STREAM_OFF_THRESHOLD)
+                ? number(meta, Contract.KEY_STREAM_OFF_THRESHOLD, 0.0, on)
+                : Contract.DEFAULT_STREAM_OFF_RATIO * on;
+        return new EventRules(
+                on,
+                off,
+                optionalCount(meta, Contract.KEY_STREAM_MIN_ON_WINDOWS, Contract.DEFAULT_STREAM_MIN_ON_WINDOWS),
+                optionalCount(meta, Contract.KEY_STREAM_MIN_OFF_WINDOWS, Contract.DEFAULT_STREAM_MIN_OFF_WINDOWS),
+                causeMinConfidence);
+    }
+
+    private static String optional(Map<String, String> meta, String key, String fallback) {
+        String v = meta.get(key);
+        return v == null ? fallback : v;
+    }
+
+    /** An optional window count (an integer >= 1), or {@code fallback} when the key is absent. */
+    private static int optionalCount(Map<String, String> meta, String key, int fallback) {
+        return meta.containsKey(key) ? (int) integer(meta, key, 1, Integer.MAX_VALUE) : fallback;
     }
 
     /** Parses and checks a model's custom metadata map (ORT: {@code getCustomMetadata()}). */

@@ -2,7 +2,7 @@ package org.infantcry.core;
 
 /**
  * The model call behind a small interface, so the windowing and event logic run (and are tested) on
- * a plain JVM while the Android app plugs in ONNX Runtime ({@code OrtWindowScorer}).
+ * a plain JVM while the Android app plugs in ONNX Runtime ({@code LoadedModel} over {@code OrtModelSession}).
  *
  * <p>Contract: {@code window} is float32 mono audio at the model's sample rate in [-1, 1], exactly
  * {@code windowSamples} long; the result holds the model's {@code cry_probability} and its {@code

@@ -29,10 +29,16 @@ public class ContractTest {
     }
 
     @Test
-    public void streamDefaultsMatchPython() {
-        Map<String, Object> d = Golden.map(c, "stream_defaults");
-        assertEquals(Golden.num(d, "off_fraction"), EventRules.DEFAULT_OFF_FRACTION, 0.0);
-        assertEquals(Golden.lng(d, "min_on_windows"), EventRules.DEFAULT_MIN_ON_WINDOWS);
-        assertEquals(Golden.lng(d, "min_off_windows"), EventRules.DEFAULT_MIN_OFF_WINDOWS);
+    public void optionalKeyDefaultsMatchPython() throws Exception {
+        Map<String, Object> d = Golden.map(c, "metadata_defaults");
+        assertEquals(8, d.size()); // DEFAULT_* and CAUSE_* of contract.py
+        for (Map.Entry<String, Object> k : d.entrySet()) {
+            Object value = Contract.class.getField(k.getKey()).get(null);
+            if (value instanceof Number) {
+                assertEquals(k.getKey(), ((Number) k.getValue()).doubleValue(), ((Number) value).doubleValue(), 0.0);
+            } else {
+                assertEquals(k.getKey(), k.getValue(), value);
+            }
+        }
     }
 }

@@ -31,7 +31,7 @@ final class Golden {
     }
 
     /** Reference files for the Java mirror, not replay cases (export.golden.REFERENCE_FILES). */
-    static final List<String> REFERENCE_FILES = List.of("contract.json", "integrity.json");
+    static final List<String> REFERENCE_FILES = List.of("contract.json", "integrity.json", "metadata_rules.json");
 
     /** Every case file (all but the reference files), sorted by name. */
     static List<Path> caseFiles() {

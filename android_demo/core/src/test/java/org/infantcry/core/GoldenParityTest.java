@@ -188,9 +188,12 @@ public class GoldenParityTest {
         }
     }
 
-    /** The model's metadata, read the Java way, gives the golden window, hop and rules. */
+    /**
+     * The model's metadata, read the Java way, gives the golden window, hop and labels. (The rules it
+     * gives are pinned by {@link MetadataRulesTest}; the recorded events used the Python stream's.)
+     */
     @Test
-    public void metadataGivesTheSameWindowHopAndRules() {
+    public void metadataGivesTheSameWindowHopAndLabels() {
         if (!isStream()) {
             assertEquals(null, g.get("metadata"));
             return;
@@ -203,12 +206,5 @@ public class GoldenParityTest {
         assertEquals(Golden.lng(g, "min_samples"), info.minSamples);
         assertEquals(sampleRate(), info.sampleRate);
         assertEquals(labels(), info.labels);
-        EventRules want = Golden.rules(g);
-        EventRules got = EventRules.forStream(info);
-        assertEquals(want.onThreshold, got.onThreshold, 0.0);
-        assertEquals(want.offThreshold, got.offThreshold, 0.0);
-        assertEquals(want.minOnWindows, got.minOnWindows);
-        assertEquals(want.minOffWindows, got.minOffWindows);
-        assertEquals(want.causeMinConfidence, got.causeMinConfidence, 0.0);
     }
 }

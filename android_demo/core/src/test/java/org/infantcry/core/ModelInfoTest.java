@@ -40,12 +40,14 @@ public class ModelInfoTest {
         assertEquals(4000, info.minSamples);
         assertEquals("toy-1", info.modelVersion);
         assertEquals("toy", info.metadata.get("infantcry.training_summary"));
-        EventRules r = EventRules.forStream(info);
+        EventRules r = info.streamRules; // no stream_* keys: the contract's defaults
         assertEquals(0.5, r.onThreshold, 0.0);
         assertEquals(0.6 * 0.5, r.offThreshold, 0.0);
-        assertEquals(2, r.minOnWindows);
+        assertEquals(1, r.minOnWindows);
         assertEquals(2, r.minOffWindows);
         assertEquals(0.3, r.causeMinConfidence, 0.0);
+        assertEquals(1, info.streamSmoothingWindows);
+        assertEquals(Contract.CAUSE_UNSUPPORTED, info.causeStatus);
     }
 
     @Test

@@ -8,8 +8,8 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
-import android.content.Context;
 import android.content.res.AssetManager;
+import android.util.Log;
 import java.io.ByteArrayOutputStream;
 import java.io.FileNotFoundException;
 import java.io.IOException;
@@ -18,53 +18,34 @@ import java.nio.FloatBuffer;
 import java.util.Collections;
 import java.util.Map;
 import org.infantcry.core.Contract;
-import org.infantcry.core.Integrity;
+import org.infantcry.core.LoadedModel;
 import org.infantcry.core.ModelInfo;
 import org.infantcry.core.WindowScorer;
 
 /**
- * The model call for {@link org.infantcry.core.CryMonitor}: one window in, one ONNX Runtime run,
- * {@code cry_probability} and {@code cause_probabilities} out.
- *
- * <p>Loading does what the Python SDK's {@code load_model} does, in the same order: session options
- * as the SDK sets them (one intra-op thread, no spinning, sequential), the graph's names and ranks
- * checked against the contract, the {@code infantcry.*} metadata parsed ({@link ModelInfo}), the
- * integrity seal verified on the very bytes the session was made from, and one smoke run at {@code
- * min_samples} so a model whose outputs disagree with its labels fails at load, not mid-night.
- *
- * <p>Thread-safe for scoring (ORT sessions are), though the app scores from one thread only.
+ * ONNX Runtime behind the core's {@link LoadedModel}: one session over a model file's bytes, one
+ * window per run, the two clip outputs out. What loading decides (which file, metadata, integrity
+ * seal, smoke run, closing on failure) and the output checks live in {@link LoadedModel}, tested on
+ * the JVM; this class holds only what needs ONNX Runtime: session options as the Python SDK sets
+ * them (one intra-op thread, no spinning, sequential), the graph's names and ranks checked against
+ * the contract, and the tensor plumbing.
  */
-public final class OrtWindowScorer implements WindowScorer, AutoCloseable {
+final class OrtModelSession implements LoadedModel.Session {
+    private static final String TAG = "InfantCry";
 
     /** Asset names tried in order: the ORT-format model first, the plain ONNX file as fallback. */
-    public static final String[] ASSET_NAMES = {"student_int8.ort", "student_int8.onnx"};
+    static final String[] ASSET_NAMES = {"student_int8.ort", "student_int8.onnx"};
+
+    /** Opens sessions for {@link LoadedModel#load}. */
+    static final LoadedModel.Runtime RUNTIME = OrtModelSession::new;
 
     private final OrtEnvironment env;
     private final OrtSession.SessionOptions options;
     private final OrtSession session;
-    private final ModelInfo info;
-    private final String source;
 
-    /**
-     * Loads the first model found among {@link #ASSET_NAMES}.
-     *
-     * @throws FileNotFoundException when the app was built without a model asset.
-     * @throws ModelInfo.InvalidModelException when the file is not an InfantCry model or is tampered.
-     */
-    public static OrtWindowScorer fromAssets(Context context) throws IOException, OrtException {
-        AssetManager assets = context.getAssets();
-        for (String name : ASSET_NAMES) {
-            byte[] bytes;
-            try (InputStream in = assets.open(name)) {
-                bytes = readAll(in);
-            } catch (FileNotFoundException absent) {
-                continue;
-            }
-            return new OrtWindowScorer(bytes, name.endsWith(".ort"), "assets/" + name);
-        }
-        throw new FileNotFoundException(
-                "no model in the app's assets (student_int8.ort or .onnx): run "
-                        + "`python -m export.golden --copy-model` and rebuild");
+    /** Loads and checks the first model among {@link #ASSET_NAMES} in the app's assets. */
+    static LoadedModel fromAssets(AssetManager assets) throws Exception {
+        return LoadedModel.load(name -> read(assets, name), RUNTIME, ASSET_NAMES);
     }
 
     /**
@@ -72,13 +53,11 @@ public final class OrtWindowScorer implements WindowScorer, AutoCloseable {
      * @param ortFormat true for an {@code .ort} file (ORT flatbuffer format)
      * @param source where the bytes came from, for messages
      */
-    public OrtWindowScorer(byte[] model, boolean ortFormat, String source) throws OrtException {
-        this.source = source;
-        this.env = OrtEnvironment.getEnvironment();
-        this.options = new OrtSession.SessionOptions();
+    private OrtModelSession(byte[] model, boolean ortFormat, String source) throws OrtException {
+        env = OrtEnvironment.getEnvironment();
+        options = new OrtSession.SessionOptions();
         OrtSession created = null;
         try {
-            // The Python SDK's _session_options(threads=1).
             options.setIntraOpNumThreads(1);
             options.setInterOpNumThreads(1);
             options.setExecutionMode(OrtSession.SessionOptions.ExecutionMode.SEQUENTIAL);
@@ -90,15 +69,6 @@ public final class OrtWindowScorer implements WindowScorer, AutoCloseable {
             }
             created = env.createSession(model, options);
             checkGraph(created, source);
-            ModelInfo parsed = ModelInfo.fromMetadata(created.getMetadata().getCustomMetadata());
-            if (!Integrity.verify(model, parsed.fileSha256)) {
-                throw new ModelInfo.InvalidModelException(
-                        source + " is tampered or corrupted: its bytes do not match its sealed SHA-256; "
-                                + "copy the model again with `python -m export.golden --copy-model`");
-            }
-            this.session = created;
-            this.info = parsed;
-            score(new float[info.minSamples]); // smoke run: output sizes must match the labels
         } catch (OrtException | RuntimeException e) {
             if (created != null) {
                 try {
@@ -110,55 +80,52 @@ public final class OrtWindowScorer implements WindowScorer, AutoCloseable {
             options.close();
             throw e;
         }
-    }
-
-    /** The model's metadata: labels, thresholds, window, hop, sample rate. */
-    public ModelInfo info() {
-        return info;
-    }
-
-    /** Where the model came from (for the UI). */
-    public String source() {
-        return source;
+        session = created;
     }
 
     @Override
-    public Score score(float[] window) {
+    public Map<String, String> metadata() throws OrtException {
+        return session.getMetadata().getCustomMetadata();
+    }
+
+    @Override
+    public float[][] run(float[] window) throws OrtException {
         try (OnnxTensor input =
                         OnnxTensor.createTensor(env, FloatBuffer.wrap(window), new long[] {1, window.length});
                 OrtSession.Result result =
                         session.run(Collections.singletonMap(Contract.INPUT_NAME, input))) {
-            float[] cry = floats(result, Contract.OUTPUT_CRY);
-            float[] causes = floats(result, Contract.OUTPUT_CAUSES);
-            if (cry.length != 1 || causes.length != info.labels.size()) {
-                throw new ScoringException(
-                        source + " returned " + cry.length + " cry and " + causes.length
-                                + " cause values for one window with " + info.labels.size()
-                                + " labels: the file does not match its own metadata");
-            }
-            return new Score(cry[0], causes);
-        } catch (OrtException e) {
-            throw new ScoringException(source + " failed on a window of " + window.length + " samples", e);
+            return new float[][] {floats(result, Contract.OUTPUT_CRY), floats(result, Contract.OUTPUT_CAUSES)};
         }
     }
 
     @Override
-    public void close() throws OrtException {
+    public void close() {
         try {
             session.close();
+        } catch (OrtException e) {
+            Log.w(TAG, "closing the model session", e);
         } finally {
             options.close(); // only after the session: ORT requires options to outlive sessions
+        }
+    }
+
+    /** An asset's bytes, or null when the app has no such asset. */
+    private static byte[] read(AssetManager assets, String name) throws IOException {
+        try (InputStream in = assets.open(name)) {
+            return readAll(in);
+        } catch (FileNotFoundException absent) {
+            return null;
         }
     }
 
     private static float[] floats(OrtSession.Result result, String name) {
         OnnxValue value = result.get(name).orElse(null);
         if (!(value instanceof OnnxTensor)) {
-            throw new ScoringException("model output " + name + " is missing or not a tensor");
+            throw new WindowScorer.ScoringException("model output " + name + " is missing or not a tensor");
         }
         FloatBuffer buffer = ((OnnxTensor) value).getFloatBuffer();
         if (buffer == null) {
-            throw new ScoringException("model output " + name + " is not float32");
+            throw new WindowScorer.ScoringException("model output " + name + " is not float32");
         }
         float[] out = new float[buffer.remaining()];
         buffer.get(out);
