@@ -34,13 +34,13 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.stage == "golden":
-        from .golden import main as golden_main
+        from export.golden import main as golden_main
 
         return golden_main(["--data-root", args.data_root] if args.data_root else [])
 
-    from .config import load_config
-    from .data import DataError, resolve_data_root
-    from .pipeline import REPO, Run
+    from export.config import load_config
+    from export.data.catalog import DataError, resolve_data_root
+    from export.pipeline import REPO, Run
 
     try:
         data_root = resolve_data_root(args.data_root)

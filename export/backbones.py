@@ -5,7 +5,7 @@ sequence of frame embeddings and a mask of the real frames:
 
     frames, mask = backbone(waveform [B, N] float32, lengths [B] int)  # [B, P, D], [B, P] bool
 
-so pooling (``export.pooling``) and the heads never need to know which model produced the frames.
+so pooling (``export.models.pooling``) and the heads never need to know which model produced the frames.
 
 * :class:`YAMNetBackbone`: YAMNet patch embeddings (1024-d per 0.96 s patch, configurable hop).
 * :class:`HFBackbone`: a transformers model saved on disk (``save_pretrained``), loaded with
@@ -24,8 +24,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .frontend import HOP_SAMPLES, PATCH_HOP_FRAMES, SAMPLE_RATE, WINDOW_SAMPLES, lengths_to_mask, num_frames
-from .yamnet import EMBEDDING_DIM, YAMNet, load_yamnet
+from export.audio.frontend import HOP_SAMPLES, PATCH_HOP_FRAMES, SAMPLE_RATE, WINDOW_SAMPLES, lengths_to_mask, num_frames
+from export.models.yamnet import EMBEDDING_DIM, YAMNet, load_yamnet
 
 
 class BackboneError(ValueError):

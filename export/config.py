@@ -11,10 +11,10 @@ from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .data import DataConfig
-from .distill import DistillConfig
-from .student import StudentConfig
-from .teacher import TeacherConfig
+from export.data.catalog import DataConfig
+from export.training.distill import DistillConfig
+from export.models.student import StudentConfig
+from export.models.teacher import TeacherConfig
 
 
 @dataclass

@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from export import backbones as bb
-from export.frontend import num_patches
-from export.yamnet import YAMNet
+from export.audio.frontend import num_patches
+from export.models.yamnet import YAMNet
 
 torch.set_num_threads(1)
 

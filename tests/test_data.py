@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from export import data as D
+from export.data import catalog as D
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 HAS_SHARED = (SHARED / D.DONATEACRY_MANIFEST).is_file() and (SHARED / D.ESC50_MANIFEST).is_file()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from export.distill import (
+from export.training.distill import (
     DistillConfig,
     distillation_loss,
     loss_weights,
@@ -18,8 +18,8 @@ from export.distill import (
     predict,
     train_student,
 )
-from export.frontend import SAMPLE_RATE
-from export.student import (
+from export.audio.frontend import SAMPLE_RATE
+from export.models.student import (
     MAX_PARAMETERS,
     CryStudent,
     StudentConfig,

@@ -2,7 +2,7 @@
 
 Why this shape: the teacher (YAMNet, ~3.7M parameters plus heads) is too large for the target (an int8
 file <= 400 KB with its front-end), so a depthwise-separable CNN of < 250k parameters learns from it
-by distillation (``export.distill``). The front-end is the same ``LogMelFrontend`` the teacher uses,
+by distillation (``export.training.distill``). The front-end is the same ``LogMelFrontend`` the teacher uses,
 inside the graph, so one ONNX file maps raw audio to probabilities.
 
 Two details keep the model honest about its input:
@@ -31,8 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .frontend import HOP_SAMPLES, SAMPLE_RATE, LogMelFrontend, lengths_to_mask, num_frames, num_patches_from_frames
-from .pooling import POOLINGS, make_pooling
+from export.audio.frontend import HOP_SAMPLES, SAMPLE_RATE, LogMelFrontend, lengths_to_mask, num_frames, num_patches_from_frames
+from export.models.pooling import POOLINGS, make_pooling
 
 #: The student's hard limit on parameters (issue 3); tested.
 MAX_PARAMETERS = 250_000

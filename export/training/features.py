@@ -15,9 +15,9 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 
-from .frontend import LogMelFrontend, frames_to_patches, num_patches
-from .teacher import ClipFeatures
-from .yamnet import CRY_CLASSES, YAMNet
+from export.audio.frontend import LogMelFrontend, frames_to_patches, num_patches
+from export.models.teacher import ClipFeatures
+from export.models.yamnet import CRY_CLASSES, YAMNet
 
 
 class _BackbonePass(torch.nn.Module):

@@ -30,7 +30,7 @@ Why the torch module looks the way it does:
 * no large constant in the file: the DFT factors and the mel blocks (~20,000 numbers) are built
   *inside* ``forward`` from ``arange``/``sin``, so an exported graph holds Range/Sin nodes that
   onnxruntime constant-folds at load. The dynamo exporter keeps them as nodes when its optimizer
-  folds only small outputs (``export.onnx_export`` does that; the file stays ~30 KB); the TorchScript
+  folds only small outputs (``export.modelfile.onnx_export`` does that; the file stays ~30 KB); the TorchScript
   exporter evaluates them while tracing (~250 KB), and an ``.ort`` conversion with constant folding
   stores them as float32 (~80 KB, the previous version ~20 KB; a dense DFT basis ~750 KB);
 * constants are computed in float64 from *integer* angle indices reduced modulo the period

@@ -327,7 +327,7 @@ def build_foreign_model(path: str | Path) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m export.toy_model OUT.onnx [--kind band] [--bloat-bytes N]``: write a toy model."""
+    """``python -m export.modelfile.toy OUT.onnx [--kind band] [--bloat-bytes N]``: write a toy model."""
     import argparse
 
     parser = argparse.ArgumentParser(description=main.__doc__)

@@ -14,7 +14,7 @@ scored, labelled or not, which is where distillation adds information (the uncur
 cry term sees every clip the teacher scored.
 
 Training draws a random crop of ``clip_seconds`` from each clip (shorter clips are used whole and
-masked in the padded batch, see :class:`export.student.CryStudent`), applies the augmenter, and
+masked in the padded batch, see :class:`export.models.student.CryStudent`), applies the augmenter, and
 keeps the weights of the epoch with the best validation score (early stopping on ``patience``).
 Everything is seeded. CPU-sized: a few minutes for ~4k clips on 2 cores with the defaults.
 """
@@ -31,10 +31,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .augment import random_crop
-from .frontend import SAMPLE_RATE
-from .student import CryStudent, StudentConfig
-from .teacher import class_weights
+from export.audio.augment import random_crop
+from export.audio.frontend import SAMPLE_RATE
+from export.models.student import CryStudent, StudentConfig
+from export.models.teacher import class_weights
 
 #: One training or evaluation record: (clip_id, waveform float32 16 kHz, is_cry 0/1, cause index or -1).
 Item = tuple[str, np.ndarray, int, int]
@@ -290,7 +290,7 @@ def train_student(
     """Train a :class:`CryStudent`; returns the best-validation model (eval mode) and its history.
 
     ``teacher_outputs`` may be ``None`` only with ``distill=False``. ``augmenter(wave, rng)`` is
-    called on each training crop (e.g. :class:`export.augment.Augmenter`, built on training-side
+    called on each training crop (e.g. :class:`export.audio.augment.Augmenter`, built on training-side
     backgrounds only). ``val_score(model, val_set)``: higher is better; default minus the hard loss.
     """
     from tqdm.auto import tqdm

@@ -113,7 +113,7 @@ class Augmenter:
     """Shift, mix into a background at a random SNR, random gain, clip to [-1, 1].
 
     ``noise_clips`` must come from the TRAINING side of the split only (see
-    :func:`export.data.background_clips`): a test background heard in training inflates the test
+    :func:`export.data.catalog.background_clips`): a test background heard in training inflates the test
     score. Deterministic: the same seed (or the same generator state passed to :meth:`apply`)
     gives the same output.
     """

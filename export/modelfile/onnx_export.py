@@ -31,8 +31,8 @@ from torch import nn
 
 from infantcry_sdk import contract, integrity
 
-from .frontend import SAMPLE_RATE
-from .student import CryStudent, fused_for_export
+from export.audio.frontend import SAMPLE_RATE
+from export.models.student import CryStudent, fused_for_export
 
 log = logging.getLogger(__name__)
 

@@ -22,9 +22,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .pooling import make_pooling
+from export.models.pooling import make_pooling
 
-from .data import TAG_LABELS as PARENT_TAGS
+from export.data.catalog import TAG_LABELS as PARENT_TAGS
 
 
 @dataclass
@@ -264,7 +264,7 @@ def config_dict(config: TeacherConfig) -> dict:
 
 
 def score_waves(extractor, head: TeacherHead, config: TeacherConfig, waves: Sequence[np.ndarray]) -> TeacherOutputs:
-    """The teacher on raw audio: backbone features (``extractor``, an ``export.features.FeatureExtractor``)
+    """The teacher on raw audio: backbone features (``extractor``, an ``export.training.features.FeatureExtractor``)
     then the head. Used for the recall-vs-SNR mixes and by the benchmarks' torch teacher."""
     feats = extractor.extract(list(waves))
     return predict(head, [TrainItem(clip_id=str(i), feats=f, is_cry=1) for i, f in enumerate(feats)], config)

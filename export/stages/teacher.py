@@ -15,9 +15,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from . import metrics
-from .augment import Augmenter
-from .data import (
+from export.evaluation import metrics
+from export.audio.augment import Augmenter
+from export.data.catalog import (
     TAG_LABELS,
     CatalogInfo,
     Clip,
@@ -28,7 +28,7 @@ from .data import (
     make_splits,
     describe,
 )
-from .evaluate import (
+from export.evaluation.evaluate import (
     EvalSet,
     Scores,
     choose_cause_min_confidence,
@@ -37,9 +37,9 @@ from .evaluate import (
     recall_vs_snr,
     selection_score,
 )
-from .features import FeatureExtractor, extract_cached
-from .pipeline import Run
-from .teacher import (
+from export.training.features import FeatureExtractor, extract_cached
+from export.pipeline import Run
+from export.models.teacher import (
     ClipFeatures,
     TeacherConfig,
     TeacherHead,
@@ -50,7 +50,7 @@ from .teacher import (
     score_waves,
     train_head,
 )
-from .yamnet import load_yamnet
+from export.models.yamnet import load_yamnet
 
 YAMNET_TFLITE = Path("models/yamnet/yamnet.tflite")
 
@@ -178,7 +178,7 @@ def _scores(out) -> Scores:
 
 
 def _val_score(ev: EvalSet, labels: Sequence[str]):
-    """Early stopping and model selection on validation: :func:`export.evaluate.selection_score`."""
+    """Early stopping and model selection on validation: :func:`export.evaluation.evaluate.selection_score`."""
 
     def score(out, _items) -> float:
         s = _scores(out)
@@ -374,7 +374,7 @@ def stage_teacher(run: Run, ctx: DataContext) -> dict:
             "best_epoch": int(max(main.history, key=lambda h: h["val_score"])["epoch"]) if main.history else None,
             "train_items": len(train), "augmented_copies": len(aug_clips),
             "uncurated_used_for_tags": sum(it.is_cry == -1 for it in train),
-            "pooling_chosen_on": "validation selection score (export.evaluate.selection_score)" if run.config.teacher.pooling == "auto" else "config",
+            "pooling_chosen_on": "validation selection score (export.evaluation.evaluate.selection_score)" if run.config.teacher.pooling == "auto" else "config",
             "weak_labels": weak_info,
         },
         "detection": main.test["detection"],

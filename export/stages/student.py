@@ -20,18 +20,18 @@ import torch
 
 from infantcry_sdk import CryClassifier
 
-from . import metrics
-from .augment import Augmenter
-from .data import background_clips
-from .distill import Item, predict as student_predict, train_student
-from .evaluate import EvalSet, Scores, choose_cause_min_confidence, choose_detection_threshold, evaluate, selection_score
-from .onnx_export import export_student_onnx, metadata_for, read_metadata
-from .toy_model import rewrite_metadata
-from .pipeline import REPO, Run
-from .quantize import QuantizeError, quantize_dynamic_int8, quantize_static_int8, to_ort
-from .report import validate_report, write_report
-from .stage_teacher import DataContext
-from .student import StudentConfig, count_parameters, load_student, save_student
+from export.evaluation import metrics
+from export.audio.augment import Augmenter
+from export.data.catalog import background_clips
+from export.training.distill import Item, predict as student_predict, train_student
+from export.evaluation.evaluate import EvalSet, Scores, choose_cause_min_confidence, choose_detection_threshold, evaluate, selection_score
+from export.modelfile.onnx_export import export_student_onnx, metadata_for, read_metadata
+from export.modelfile.toy import rewrite_metadata
+from export.pipeline import REPO, Run
+from export.modelfile.quantize import QuantizeError, quantize_dynamic_int8, quantize_static_int8, to_ort
+from export.evaluation.report import validate_report, write_report
+from export.stages.teacher import DataContext
+from export.models.student import StudentConfig, count_parameters, load_student, save_student
 
 SDK_MODELS = REPO / "infantcry_sdk" / "models"
 LICENCES = {
@@ -51,7 +51,7 @@ def _student_items(ctx: DataContext, side: str) -> list[Item]:
 
 
 def _val_score(labels: Sequence[str]):
-    """Early stopping on validation, as for the teacher: :func:`export.evaluate.selection_score`."""
+    """Early stopping on validation, as for the teacher: :func:`export.evaluation.evaluate.selection_score`."""
 
     def score(model, items: Sequence[Item]) -> float:
         cry, causes = student_predict(model, [it[1] for it in items])
@@ -363,7 +363,7 @@ def stage_install(run: Run) -> list[Path]:
         dst = SDK_MODELS / name
         shutil.copyfile(src, dst)
         out.append(dst)
-    from .golden import copy_model_asset, write_golden
+    from export.golden import copy_model_asset, write_golden
 
     asset = copy_model_asset(run.path("student_int8.ort") if run.path("student_int8.ort").is_file() else SDK_MODELS / "student_int8.onnx")
     out.append(asset)

@@ -14,7 +14,7 @@ Expected shape (only the ``REQUIRED_KEYS`` are mandatory)::
      "detection": {"f1", "precision", "recall", "fpr", "auc", "threshold", "false_alarms_per_hour",
                    "n_pos", "n_neg", "recall_vs_snr": {snr_db: recall}, "roc": {"fpr": [], "tpr": []},
                    "ci95": {"f1": [lo, hi], ...}},
-     "cause": {... as export.metrics.cause_metrics ..., "ci95": {"balanced_accuracy": [lo, hi],
+     "cause": {... as export.evaluation.metrics.cause_metrics ..., "ci95": {"balanced_accuracy": [lo, hi],
                "macro_f1": [lo, hi]}},
      "baselines": {"majority" | "yamnet_zero_shot" | "yamnet_linear_probe":
                    {"detection": {...}, "cause": {...}}},

@@ -12,8 +12,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from . import metrics
-from .augment import mix_at_snr
+from export.evaluation import metrics
+from export.audio.augment import mix_at_snr
 
 SNRS_DB = (-5.0, 0.0, 5.0, 10.0, 20.0)
 

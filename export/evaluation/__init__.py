@@ -1,0 +1,1 @@
+"""Evaluation: metrics, scoring on a split, the report and the model card."""
