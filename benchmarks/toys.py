@@ -12,6 +12,8 @@ from typing import Sequence
 
 import numpy as np
 
+from export.constants import SAMPLE_RATE
+
 from .subjects import INT8_ONNX
 
 
@@ -116,12 +118,12 @@ def build_cnn_run(
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
 
     from export.modelfile.quantize import WindowReader
-    from export.modelfile.toy import rewrite_metadata, toy_metadata
+    from export.modelfile.metadata import metadata_for, rewrite_metadata
 
     folder.mkdir(parents=True, exist_ok=True)
-    meta = toy_metadata(
-        CNN_LABELS, sample_rate=16000, window_seconds=1.0, hop_seconds=0.5, detection_threshold=0.5,
-        cause_min_confidence=0.3, min_samples=4000, model_version="bench-cnn-toy-1",
+    meta = metadata_for(
+        CNN_LABELS, detection_threshold=0.5, cause_min_confidence=0.3, window_seconds=1.0, hop_seconds=0.5,
+        min_samples=4000, model_version="bench-cnn-toy-1",
         training_summary="Benchmark stand-in: random weights, no training data.",
     )
     raw = folder / "_cnn_raw.onnx"
@@ -129,7 +131,7 @@ def build_cnn_run(
     fp32 = rewrite_metadata(raw, folder / "student_fp32.onnx", meta)
     if calibration is None:
         rng = np.random.default_rng(1)
-        calibration = [(rng.normal(0, 0.1, 16000) * (0.2 + i / 8)).astype(np.float32) for i in range(8)]
+        calibration = [(rng.normal(0, 0.1, SAMPLE_RATE) * (0.2 + i / 8)).astype(np.float32) for i in range(8)]
 
     q = folder / "_cnn_q.onnx"
     reader = WindowReader([np.asarray(c, dtype=np.float32) for c in calibration])

@@ -8,7 +8,8 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from export.modelfile.toy import build_foreign_model, build_toy_model, rewrite_metadata
+from export.modelfile.metadata import rewrite_metadata
+from export.modelfile.toy import build_foreign_model, build_toy_model
 from infantcry_sdk.session import session_options
 from infantcry_sdk import CryClassifier, InfantCryError, ModelError, contract, integrity
 from infantcry_sdk import model as model_mod

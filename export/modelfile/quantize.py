@@ -36,8 +36,9 @@ from onnxruntime.quantization import CalibrationDataReader
 
 from infantcry_sdk import contract, integrity
 
-from export.audio.frontend import SAMPLE_RATE
-from export.modelfile.onnx_export import drop_initializer_value_info, read_metadata, save_sealed, set_metadata
+from export.constants import SAMPLE_RATE
+from export.modelfile.metadata import read_metadata, save_sealed, set_metadata
+from export.modelfile.onnx_export import drop_initializer_value_info
 
 log = logging.getLogger(__name__)
 
