@@ -31,8 +31,8 @@ import numpy as np
 from .clips import BenchAudio
 from .subjects import YAMNET_TFLITE, Subject
 
-YAMNET_SAMPLES = 15600
-YAMNET_HOP = 7680
+from export.constants import PATCH_HOP_SAMPLES as YAMNET_HOP
+from export.constants import PATCH_SAMPLES as YAMNET_SAMPLES
 
 
 class Runner(Protocol):
@@ -49,21 +49,13 @@ def yamnet_starts(n_samples: int) -> list[int]:
 
 
 def ort_session(path: Path, threads: int, *, profile_prefix: str | None = None):
-    """A bare onnxruntime session with the SDK's documented settings (threads, no spinning);
+    """A bare onnxruntime session with the SDK's own options (:func:`infantcry_sdk.session.session_options`);
     ``profile_prefix`` turns on onnxruntime's kernel profiler (see :mod:`benchmarks.op_profile`)."""
     import onnxruntime as ort
 
-    opts = ort.SessionOptions()
-    if profile_prefix is not None:
-        opts.enable_profiling = True
-        opts.profile_file_prefix = profile_prefix
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    opts.log_severity_level = 3
-    if path.suffix == ".ort":
-        opts.add_session_config_entry("session.load_model_format", "ORT")
+    from infantcry_sdk.session import session_options
+
+    opts = session_options(threads, ort_format=path.suffix == ".ort", profile_prefix=profile_prefix)
     return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 

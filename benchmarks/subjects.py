@@ -18,9 +18,13 @@ import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
+from export.constants import YAMNET_TFLITE as _YAMNET_FILE
+from export.data.paths import default_data_root
+
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
-YAMNET_TFLITE = SHARED / "models" / "yamnet" / "yamnet.tflite"
+#: The data root: $INFANTCRY_DATA_ROOT, else ../shared (export.data.paths, as the toolchain finds it).
+SHARED = default_data_root()
+YAMNET_TFLITE = SHARED / _YAMNET_FILE
 INT8_ONNX = "student_int8.onnx"
 INT8_ORT = "student_int8.ort"
 FP32_ONNX = "student_fp32.onnx"

@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-SAMPLE_RATE = 16000
+from export.constants import SAMPLE_RATE
 #: Frame length for the active-power measure: 25 ms at 16 kHz, the front-end's window.
 ACTIVE_FRAME = 400
 #: Frames more than this far below the loudest frame count as pauses.
