@@ -438,7 +438,7 @@ def write_golden(
     cases = synthetic_cases()
     with tempfile.TemporaryDirectory(prefix="infantcry-golden-") as tmp:
         if real:
-            from export.data.catalog import resolve_data_root
+            from export.data.paths import resolve_data_root
 
             root = resolve_data_root(data_root)
             clf = CryClassifier.load(resolve_model(model, Path(tmp)))

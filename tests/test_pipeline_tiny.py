@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from export.data.catalog import DataError, resolve_data_root
+from export.data.paths import DataError, resolve_data_root
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared_data]
 
@@ -57,7 +57,7 @@ def test_report_holds_every_required_key(tiny_run: Path) -> None:
 
 
 def test_split_is_grouped(tiny_run: Path) -> None:
-    from export.data.catalog import Splits
+    from export.data.splits import Splits
 
     splits = Splits.load(tiny_run / "split.json")
     splits.check_disjoint()
