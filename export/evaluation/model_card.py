@@ -41,9 +41,9 @@ def write_model_card(run: "Run", labels: Sequence[str], table: dict, shipped: di
         "limitations": [
             "Cause labels are parents' guesses (Donate-a-Cry), a few dozen clips per minority class: cause estimates are weakly "
             "predictable and must never be presented as a diagnosis.",
-            "Trained on 2015 phone recordings (8 kHz AMR-NB Android, 16 kHz iOS) and ESC-50 / read-speech negatives; other microphones, "
+            "Trained on 2015 phone recordings (8 kHz AMR-NB Android, 16 kHz iOS) and ESC-50 / UrbanSound8K / read-speech negatives; other microphones, "
             "languages and rooms may behave differently.",
-            "ESC-50 is CC BY-NC: a model trained on it inherits a non-commercial restriction.",
+            "ESC-50 and UrbanSound8K are CC BY-NC: a model trained on them inherits a non-commercial restriction.",
         ],
         "command": run.manifest().get("command") or run.command,
     }

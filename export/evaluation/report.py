@@ -217,19 +217,21 @@ def _confusion_plot(plt, run_dir: Path, rep: Mapping) -> str | None:
     return None
 
 
+def _with_baselines(rep: Mapping, key: str, usable) -> list[tuple[str, Any, Mapping]]:
+    """(name, detection[key], detection section) for the model and each baseline whose value is usable."""
+    model = (_get(rep, "model.name", default="model"), rep.get("detection") or {})
+    rows = [model] + [(name, _get(b, "detection") or {}) for name, b in (rep.get("baselines") or {}).items()]
+    return [(str(name), d.get(key), d) for name, d in rows if isinstance(d, Mapping) and usable(d.get(key))]
+
+
 def _roc_plot(plt, run_dir: Path, rep: Mapping) -> str | None:
     """ROC curves of the model and the baselines that have one, with the operating point."""
-    curves = []
     det = rep.get("detection") or {}
-    if _get(det, "roc.fpr") is not None:
-        curves.append((_get(rep, "model.name", default="model"), det["roc"], det.get("auc")))
-    for name, b in (rep.get("baselines") or {}).items():
-        roc = _get(b, "detection.roc")
-        if isinstance(roc, Mapping) and roc.get("fpr") is not None:
-            curves.append((name, roc, _get(b, "detection.auc")))
+    curves = _with_baselines(rep, "roc", lambda roc: isinstance(roc, Mapping) and roc.get("fpr") is not None)
     if curves:
         fig, ax = plt.subplots(figsize=(5.5, 5))
-        for name, roc, auc in curves:
+        for name, roc, d in curves:
+            auc = d.get("auc")
             label = f"{name} (AUC {auc:.3f})" if isinstance(auc, (int, float)) else str(name)
             ax.plot(roc["fpr"], roc["tpr"], label=label)
         ax.plot([0, 1], [0, 1], ":", color="grey")
@@ -250,17 +252,10 @@ def _roc_plot(plt, run_dir: Path, rep: Mapping) -> str | None:
 
 def _snr_plot(plt, run_dir: Path, rep: Mapping) -> str | None:
     """Recall vs SNR of the model and the baselines that have one."""
-    series = []
-    det = rep.get("detection") or {}
-    if isinstance(det.get("recall_vs_snr"), Mapping) and det["recall_vs_snr"]:
-        series.append((_get(rep, "model.name", default="model"), det["recall_vs_snr"]))
-    for name, b in (rep.get("baselines") or {}).items():
-        rv = _get(b, "detection.recall_vs_snr")
-        if isinstance(rv, Mapping) and rv:
-            series.append((name, rv))
+    series = _with_baselines(rep, "recall_vs_snr", lambda rv: isinstance(rv, Mapping) and bool(rv))
     if series:
         fig, ax = plt.subplots(figsize=(6, 4))
-        for name, rv in series:
+        for name, rv, _ in series:
             pts = sorted((float(k), v) for k, v in rv.items() if isinstance(v, (int, float)))
             if pts:
                 ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=str(name))
