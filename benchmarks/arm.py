@@ -76,9 +76,9 @@ def run_emulated(job: dict, root: Path, timeout_s: float) -> tuple[dict, float]:
 
 
 def mobile_usability(path: Path) -> dict:
-    """The export pipeline's mobile usability verdict (:func:`export.quantize.mobile_usability`),
+    """The export pipeline's mobile usability verdict (:func:`export.modelfile.quantize.mobile_usability`),
     plus, per execution provider, the operators its checker reported as unsupported."""
-    from export.quantize import mobile_usability as verdict_of
+    from export.modelfile.quantize import mobile_usability as verdict_of
 
     verdict = verdict_of(path)
     eps: dict[str, dict] = {}

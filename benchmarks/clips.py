@@ -12,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from export.constants import SAMPLE_RATE as RATE
+
 from .subjects import SHARED
 
-RATE = 16000
 WINDOW_S = 1.0
 CLIP_S = 7.0
 

@@ -305,7 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     results = run(args.run_dir, prof, yamnet=not args.no_yamnet, only=args.only)
     if results["toy"]:
-        _log("WARNING: no trained model found: these figures are for a TOY model (export.toy_model)")
+        _log("WARNING: no trained model found: these figures are for a TOY model (export.modelfile.toy)")
     code = 0
     if args.check:
         checked = _budgets.evaluate(results, _budgets.load_budgets(args.budgets))

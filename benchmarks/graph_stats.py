@@ -27,6 +27,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from export.constants import SAMPLE_RATE
+
 #: ONNX ops whose MACs are counted, mapped to a function of (node, shapes) below.
 _ONNX_WEIGHT_DTYPES = {1, 2, 3, 10, 11, 16}  # float, uint8, int8, float16, double, bfloat16
 
@@ -118,6 +120,8 @@ def _onnx_shapes(model, n_samples: int) -> tuple[dict[str, tuple[int, ...]], dic
     import onnxruntime as ort
     from onnx import helper, shape_inference
 
+    from infantcry_sdk.session import session_options
+
     notes: list[str] = []
     inferred = shape_inference.infer_shapes(model)
     elem_type: dict[str, int] = {}
@@ -139,10 +143,7 @@ def _onnx_shapes(model, n_samples: int) -> tuple[dict[str, tuple[int, ...]], dic
                 untyped.append(name)
     if untyped:
         notes.append(f"{len(untyped)} tensors without an inferred type were not measured")
-    opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    opts.log_severity_level = 3
-    sess = ort.InferenceSession(probe.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    sess = ort.InferenceSession(probe.SerializeToString(), session_options(optimize=False), providers=["CPUExecutionProvider"])
     feeds = {}
     for arg in sess.get_inputs():
         dims = [1 if i == 0 else n_samples for i in range(len(arg.shape))]
@@ -159,7 +160,7 @@ def _onnx_shapes(model, n_samples: int) -> tuple[dict[str, tuple[int, ...]], dic
     return shapes, nbytes, notes
 
 
-def onnx_graph_stats(path: str | Path, n_samples: int = 16000) -> GraphStats:
+def onnx_graph_stats(path: str | Path, n_samples: int = SAMPLE_RATE) -> GraphStats:
     """Count an ONNX model's costs for one ``[1, n_samples]`` input (see the module docstring)."""
     import onnx
 
@@ -278,7 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("model")
-    parser.add_argument("--samples", type=int, default=16000, help="input length for ONNX models (samples)")
+    parser.add_argument("--samples", type=int, default=SAMPLE_RATE, help="input length for ONNX models (samples)")
     args = parser.parse_args(argv)
     if args.model.endswith(".tflite"):
         stats = tflite_graph_stats(args.model)

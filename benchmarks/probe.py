@@ -38,9 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         import ai_edge_litert.interpreter  # noqa: F401  (reads YAMNet's weights from its tflite)
         import torch  # noqa: F401
 
-        import export.features  # noqa: F401
-        import export.teacher  # noqa: F401
-        import export.yamnet  # noqa: F401
+        import export.training.features  # noqa: F401
+        import export.models.teacher  # noqa: F401
+        import export.models.yamnet  # noqa: F401
     else:
         import ai_edge_litert.interpreter  # noqa: F401
     if args.baseline:

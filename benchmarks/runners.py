@@ -12,12 +12,12 @@ How each engine handles the 7 s clip (the fair comparison is "what a developer w
   the patch count YAMNet's own framing gives (13 for 7 s), one ``invoke`` each, scores averaged.
   Overlapping patches recompute their shared frames: that is how this file must be used.
 * ``torch`` (the teacher, when the run folder has ``teacher.pt`` but no teacher ONNX): the
-  toolchain's own scoring path, as ``export.stage_teacher`` scores waveforms: YAMNet's torch port
-  (:mod:`export.yamnet`, weights dequantized from ``../shared/models/yamnet/yamnet.tflite``) through
-  :class:`export.features.FeatureExtractor` in torch (``use_onnxruntime=False``): log-mel, patches
+  toolchain's own scoring path, as ``export.stages.teacher`` scores waveforms: YAMNet's torch port
+  (:mod:`export.models.yamnet`, weights dequantized from ``../shared/models/yamnet/yamnet.tflite``) through
+  :class:`export.training.features.FeatureExtractor` in torch (``use_onnxruntime=False``): log-mel, patches
   every ``hop_frames`` (the teacher's 0.96 s: 8 patches for 7 s, the tail padded), the backbone,
-  then the saved :class:`export.teacher.TeacherHead` (pooling over patches, cry logit) through
-  :func:`export.teacher.predict`. Threads: ``torch.set_num_threads`` (process-wide, so each call
+  then the saved :class:`export.models.teacher.TeacherHead` (pooling over patches, cry logit) through
+  :func:`export.models.teacher.predict`. Threads: ``torch.set_num_threads`` (process-wide, so each call
   re-asserts it). torch is imported here only, lazily: the SDK never imports it.
 """
 from __future__ import annotations
@@ -31,8 +31,8 @@ import numpy as np
 from .clips import BenchAudio
 from .subjects import YAMNET_TFLITE, Subject
 
-YAMNET_SAMPLES = 15600
-YAMNET_HOP = 7680
+from export.constants import PATCH_HOP_SAMPLES as YAMNET_HOP
+from export.constants import PATCH_SAMPLES as YAMNET_SAMPLES
 
 
 class Runner(Protocol):
@@ -49,21 +49,13 @@ def yamnet_starts(n_samples: int) -> list[int]:
 
 
 def ort_session(path: Path, threads: int, *, profile_prefix: str | None = None):
-    """A bare onnxruntime session with the SDK's documented settings (threads, no spinning);
+    """A bare onnxruntime session with the SDK's own options (:func:`infantcry_sdk.session.session_options`);
     ``profile_prefix`` turns on onnxruntime's kernel profiler (see :mod:`benchmarks.op_profile`)."""
     import onnxruntime as ort
 
-    opts = ort.SessionOptions()
-    if profile_prefix is not None:
-        opts.enable_profiling = True
-        opts.profile_file_prefix = profile_prefix
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    opts.log_severity_level = 3
-    if path.suffix == ".ort":
-        opts.add_session_config_entry("session.load_model_format", "ORT")
+    from infantcry_sdk.session import session_options
+
+    opts = session_options(threads, ort_format=path.suffix == ".ort", profile_prefix=profile_prefix)
     return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
@@ -136,8 +128,8 @@ class TeacherScore:
 class TorchTeacher:
     """The teacher as the toolchain runs it: backbone pass (torch) + the saved head."""
 
-    extractor: object  # export.features.FeatureExtractor
-    saved: object  # export.teacher.SavedTeacher
+    extractor: object  # export.training.features.FeatureExtractor
+    saved: object  # export.models.teacher.SavedTeacher
 
     @property
     def config(self):
@@ -148,11 +140,11 @@ class TorchTeacher:
         return self.saved.labels
 
     def score(self, wave: np.ndarray) -> TeacherScore:
-        """Waveform (float32, 16 kHz) -> the teacher's outputs (:func:`export.teacher.score_waves`)."""
+        """Waveform (float32, 16 kHz) -> the teacher's outputs (:func:`export.models.teacher.score_waves`)."""
         import torch
 
-        from export.frontend import num_patches
-        from export.teacher import score_waves
+        from export.audio.frontend import num_patches
+        from export.models.teacher import score_waves
 
         with torch.no_grad():
             out = score_waves(self.extractor, self.saved.head, self.config, [wave])
@@ -163,8 +155,8 @@ class TorchTeacher:
 
     def parameter_counts(self) -> dict:
         """Parameters counted from the torch modules, as ``teacher_report.json`` counts them
-        (:func:`export.teacher.parameter_counts`); YAMNet's AudioSet classifier is excluded."""
-        from export.teacher import parameter_counts
+        (:func:`export.models.teacher.parameter_counts`); YAMNet's AudioSet classifier is excluded."""
+        from export.models.teacher import parameter_counts
 
         yamnet = self.extractor.yamnet
         tail = self.extractor.tail if self.config.fine_tune_blocks > 0 else None
@@ -179,11 +171,11 @@ class TorchTeacher:
 
 
 def load_torch_teacher(teacher_pt: Path, yamnet_tflite: Path = YAMNET_TFLITE) -> TorchTeacher:
-    """``teacher.pt`` (:func:`export.teacher.load_teacher`) on YAMNet's torch port, with the feature
+    """``teacher.pt`` (:func:`export.models.teacher.load_teacher`) on YAMNet's torch port, with the feature
     pass its config asks for. Weights come from the tflite every time (no cache is written)."""
-    from export.features import FeatureExtractor
-    from export.teacher import load_teacher, teacher_config
-    from export.yamnet import EMBEDDING_DIM, load_yamnet
+    from export.training.features import FeatureExtractor
+    from export.models.teacher import load_teacher, teacher_config
+    from export.models.yamnet import EMBEDDING_DIM, load_yamnet
 
     config = teacher_config(teacher_pt)
     extractor = FeatureExtractor(

@@ -6,7 +6,7 @@ The harness never hard-codes a model: subjects are discovered, in this order of 
    ``student_fp32.onnx``, ``teacher.onnx`` (else ``teacher.pt``, run in torch), ``model_card.json``);
 2. else ``runs/latest`` when it holds ``student_int8.onnx`` (never another ``runs/*`` implicitly);
 3. for the int8 student only: the model bundled in the SDK package (``infantcry_sdk/models``);
-4. else a toy model from :mod:`export.toy_model`, built into a scratch folder and clearly marked
+4. else a toy model from :mod:`export.modelfile.toy`, built into a scratch folder and clearly marked
    ``toy`` in every output (the harness stays testable before the trained model exists).
 
 A subject that cannot be measured is kept with a ``skip`` reason, so tables say why a row is empty.
@@ -18,14 +18,18 @@ import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
+from export.constants import YAMNET_TFLITE as _YAMNET_FILE
+from export.data.paths import default_data_root
+
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
-YAMNET_TFLITE = SHARED / "models" / "yamnet" / "yamnet.tflite"
+#: The data root: $INFANTCRY_DATA_ROOT, else ../shared (export.data.paths, as the toolchain finds it).
+SHARED = default_data_root()
+YAMNET_TFLITE = SHARED / _YAMNET_FILE
 INT8_ONNX = "student_int8.onnx"
 INT8_ORT = "student_int8.ort"
 FP32_ONNX = "student_fp32.onnx"
 TEACHER_ONNX = ("teacher.onnx", "teacher_fp32.onnx")
-TEACHER_PT = "teacher.pt"  # export.stage_teacher's saved head (the backbone is YAMNet from ../shared)
+TEACHER_PT = "teacher.pt"  # export.stages.teacher's saved head (the backbone is YAMNet from ../shared)
 MODEL_CARD = "model_card.json"
 
 
@@ -80,7 +84,7 @@ def locate_int8(run_dir: Path | None, toy_dir: Path) -> tuple[Path, str, bool]:
     from .toys import build_toy_pair
 
     onnx_path, _ = build_toy_pair(toy_dir)
-    return onnx_path, "TOY model (export.toy_model): no trained model found", True
+    return onnx_path, "TOY model (export.modelfile.toy): no trained model found", True
 
 
 def discover(run_dir: Path | None, toy_dir: Path, *, yamnet: bool = True) -> list[Subject]:

@@ -1,6 +1,6 @@
 """Toy subjects for the harness before the trained model exists (and for its tests).
 
-Builds a contract-conforming ``.onnx`` with :func:`export.toy_model.build_toy_model` (``kind="band"``:
+Builds a contract-conforming ``.onnx`` with :func:`export.modelfile.toy.build_toy_model` (``kind="band"``:
 a small DFT MatMul, so there is real arithmetic to time) and its ``.ort`` twin, both sealed, so the
 ``.ort`` code paths of the SDK and the benchmarks run too; and an int8 QDQ CNN stand-in with its
 fp32 original (:func:`build_cnn_run`) for int8 kernel parity and int8/fp32 speed.
@@ -12,13 +12,15 @@ from typing import Sequence
 
 import numpy as np
 
+from export.constants import SAMPLE_RATE
+
 from .subjects import INT8_ONNX
 
 
 def to_ort(onnx_path: Path) -> Path:
     """The sealed ``.ort`` twin of a sealed ``.onnx``, converted exactly as the export pipeline does
-    (:func:`export.quantize.to_ort`: the official converter, fixed style, all optimizations)."""
-    from export.quantize import to_ort as pipeline_to_ort
+    (:func:`export.modelfile.quantize.to_ort`: the official converter, fixed style, all optimizations)."""
+    from export.modelfile.quantize import to_ort as pipeline_to_ort
 
     return pipeline_to_ort(onnx_path, check_usability=False).path
 
@@ -28,7 +30,7 @@ def build_toy_pair(folder: Path, *, bloat_bytes: int = 0, name: str = INT8_ONNX,
 
     ``ort=False`` skips the conversion (and the toolchain import it needs) where only the .onnx matters.
     """
-    from export.toy_model import build_toy_model
+    from export.modelfile.toy import build_toy_model
 
     onnx_path = build_toy_model(folder / name, kind="band", bloat_bytes=bloat_bytes)
     return onnx_path, to_ort(onnx_path) if ort else None
@@ -115,13 +117,13 @@ def build_cnn_run(
     import onnx
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
 
-    from export.quantize import WindowReader
-    from export.toy_model import rewrite_metadata, toy_metadata
+    from export.modelfile.quantize import WindowReader
+    from export.modelfile.metadata import metadata_for, rewrite_metadata
 
     folder.mkdir(parents=True, exist_ok=True)
-    meta = toy_metadata(
-        CNN_LABELS, sample_rate=16000, window_seconds=1.0, hop_seconds=0.5, detection_threshold=0.5,
-        cause_min_confidence=0.3, min_samples=4000, model_version="bench-cnn-toy-1",
+    meta = metadata_for(
+        CNN_LABELS, detection_threshold=0.5, cause_min_confidence=0.3, window_seconds=1.0, hop_seconds=0.5,
+        min_samples=4000, model_version="bench-cnn-toy-1",
         training_summary="Benchmark stand-in: random weights, no training data.",
     )
     raw = folder / "_cnn_raw.onnx"
@@ -129,7 +131,7 @@ def build_cnn_run(
     fp32 = rewrite_metadata(raw, folder / "student_fp32.onnx", meta)
     if calibration is None:
         rng = np.random.default_rng(1)
-        calibration = [(rng.normal(0, 0.1, 16000) * (0.2 + i / 8)).astype(np.float32) for i in range(8)]
+        calibration = [(rng.normal(0, 0.1, SAMPLE_RATE) * (0.2 + i / 8)).astype(np.float32) for i in range(8)]
 
     q = folder / "_cnn_q.onnx"
     reader = WindowReader([np.asarray(c, dtype=np.float32) for c in calibration])

@@ -1,13 +1,8 @@
 """``python -m export STAGE``: the release engineer's one entry point.
 
-    python -m export all        data -> teacher -> student -> export -> report -> install
-    python -m export teacher    data -> teacher (with its report)
-    python -m export STAGE      one stage on an existing run folder (data, teacher, student, export,
-                                report, install); earlier stages' artifacts are read from the run folder
-    python -m export golden     Android parity vectors from the installed model
-
-Common flags: --run-dir (default runs/latest), --data-root (or INFANTCRY_DATA_ROOT; default ../shared),
---config overrides.json, --tiny (CI's smoke profile: a handful of clips, one epoch, no install).
+    python -m export all        every stage below except golden, in order (install skipped with --tiny)
+    python -m export STAGE      one stage on an existing run folder; earlier stages' artifacts are read
+                                from the run folder
 """
 from __future__ import annotations
 
@@ -17,70 +12,75 @@ import sys
 import time
 from pathlib import Path
 
-STAGES = ("data", "teacher", "student", "export", "report", "install")
+from export.stages import BY_NAME, STAGES, pipeline_stages
+
+
+def _epilog() -> str:
+    width = max(len(s.name) for s in STAGES)
+    lines = ["stages (in order):"] + [f"  {s.name:<{width}}  {s.help}" for s in STAGES]
+    lines += ["", "--data-root (or $INFANTCRY_DATA_ROOT; default ../shared), --extra-data DIR (your own clips,",
+              "see the README), --config overrides.json, --tiny (CI's smoke profile)."]
+    return "\n".join(lines)
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("stage", choices=("all",) + STAGES + ("golden",), help="what to run")
+    p = argparse.ArgumentParser(prog="python -m export", description=__doc__, epilog=_epilog(),
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("stage", choices=("all",) + tuple(BY_NAME), help="what to run")
     p.add_argument("--run-dir", default=None, help="run folder (default runs/latest, or runs/tiny with --tiny)")
     p.add_argument("--data-root", default=None, help="folder holding data/ and models/ (default: $INFANTCRY_DATA_ROOT or ../shared)")
+    p.add_argument("--extra-data", action="append", default=[], metavar="DIR",
+                   help="a folder of your own clips with a manifest.csv (repeatable; README: 'Your own data')")
     p.add_argument("--config", default=None, help="JSON file of config overrides")
     p.add_argument("--tiny", action="store_true", help="CI smoke profile: a handful of clips, every stage, no install")
     p.add_argument("--no-install", action="store_true", help="with 'all': leave the SDK's bundled model untouched")
     return p
 
 
+def _make_run(args, argv: list[str] | None):
+    from export.config import load_config
+    from export.data.paths import resolve_data_root
+    from export.pipeline import REPO, Run
+
+    data_root = resolve_data_root(args.data_root)
+    config = load_config(args.config, tiny=args.tiny, extra_data=args.extra_data)
+    run_dir = Path(args.run_dir) if args.run_dir else REPO / "runs" / ("tiny" if args.tiny else "latest")
+    command = "python -m export " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    return Run(run_dir, data_root, config, command=command)
+
+
+def _run_stages(run, stages) -> None:
+    from export.data.context import load_context
+
+    t0, ctx = time.time(), None
+    for stage in stages:
+        print(f"[export] stage {stage.name} ...", flush=True)
+        ts = time.time()
+        if stage.uses_clips and ctx is None:
+            ctx = load_context(run)
+        out = stage.run(run, ctx)
+        ctx = getattr(out, "context", ctx)
+        print(f"[export] stage {stage.name} done in {time.time() - ts:.0f} s", flush=True)
+    print(f"[export] finished in {time.time() - t0:.0f} s; run folder: {run.run_dir}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.stage == "golden":
-        from .golden import main as golden_main
+        from export.golden import main as golden_main
 
         return golden_main(["--data-root", args.data_root] if args.data_root else [])
-
-    from .config import load_config
-    from .data import DataError, resolve_data_root
-    from .pipeline import REPO, Run
+    from export.data.paths import DataError
 
     try:
-        data_root = resolve_data_root(args.data_root)
+        run = _make_run(args, argv)
+        stages = pipeline_stages(args.stage)
+        if run.config.tiny or args.no_install:
+            stages = tuple(s for s in stages if s.name != "install")
+        _run_stages(run, stages)
     except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    config = load_config(args.config, tiny=args.tiny)
-    run_dir = Path(args.run_dir) if args.run_dir else REPO / "runs" / ("tiny" if args.tiny else "latest")
-    command = "python -m export " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
-    run = Run(run_dir, data_root, config, command=command)
-
-    from . import stage_student, stage_teacher
-
-    todo = {
-        "all": STAGES, "teacher": ("data", "teacher"),
-    }.get(args.stage, (args.stage,))
-    if config.tiny or args.no_install:
-        todo = tuple(s for s in todo if s != "install")
-    t0 = time.time()
-    ctx = None
-    for stage in todo:
-        print(f"[export] stage {stage} ...", flush=True)
-        ts = time.time()
-        if stage == "data":
-            ctx = stage_teacher.stage_data(run)
-        else:
-            ctx = ctx or stage_teacher.load_data(run)
-            if stage == "teacher":
-                stage_teacher.stage_teacher(run, ctx)
-                stage_student.write_full_report(run)  # the teacher's report stands on its own
-            elif stage == "student":
-                stage_student.stage_student(run, ctx)
-            elif stage == "export":
-                stage_student.stage_export(run, ctx)
-            elif stage == "report":
-                stage_student.stage_report(run, ctx)
-            elif stage == "install":
-                stage_student.stage_install(run)
-        print(f"[export] stage {stage} done in {time.time() - ts:.0f} s", flush=True)
-    print(f"[export] finished in {time.time() - t0:.0f} s; run folder: {run.run_dir}")
     return 0
 
 

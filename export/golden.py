@@ -38,7 +38,7 @@ Commands::
     python -m export.golden --copy-model [--model PATH] [--assets DIR]
 
 The model defaults to the bundled ``infantcry_sdk/models/student_int8.onnx``, else a toy model
-(:mod:`export.toy_model`) built in a temporary folder.
+(:mod:`export.modelfile.toy`) built in a temporary folder.
 """
 from __future__ import annotations
 
@@ -457,7 +457,7 @@ def integrity_case() -> dict:
 
 # ------------------------------------------------------------------------------------ entry points
 def _toy_model(tmp: Path) -> Path:
-    from export.toy_model import build_toy_model  # toolchain-only (needs the onnx package)
+    from export.modelfile.toy import build_toy_model  # toolchain-only (needs the onnx package)
 
     return build_toy_model(tmp / "toy_energy.onnx")
 
@@ -502,7 +502,7 @@ def write_golden(
     cases = synthetic_cases()
     with tempfile.TemporaryDirectory(prefix="infantcry-golden-") as tmp:
         if real:
-            from export.data import resolve_data_root
+            from export.data.paths import resolve_data_root
 
             root = resolve_data_root(data_root)
             clf = CryClassifier.load(resolve_model(model, Path(tmp)))

@@ -20,7 +20,7 @@ from typing import Any
 
 from infantcry_sdk.integrity import file_sha256
 
-from .config import PipelineConfig
+from export.config import PipelineConfig
 
 REPO = Path(__file__).resolve().parents[1]
 

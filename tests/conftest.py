@@ -1,6 +1,6 @@
 """Shared fixtures.
 
-Contract toy models (built once per session with ``export.toy_model``, no torch) and synthetic audio:
+Contract toy models (built once per session with ``export.modelfile.toy``, no torch) and synthetic audio:
 
 * ``toy_model_factory(name, **kwargs) -> Path``: a sealed toy model; same arguments, same file.
 * ``toy_model_path`` / ``toy_classifier``: the default toy model (1 s window, 0.5 s hop, 16 kHz).
@@ -55,7 +55,7 @@ def yamnet_tflite() -> TfliteYamnet:
 
 @pytest.fixture(scope="session")
 def toy_model_factory(tmp_path_factory: pytest.TempPathFactory) -> ToyFactory:
-    from export.toy_model import build_toy_model
+    from export.modelfile.toy import build_toy_model
 
     root = tmp_path_factory.mktemp("toy_models")
     cache: dict[str, Path] = {}

@@ -1,10 +1,10 @@
-"""export.augment: realised SNR, determinism, shapes and clipping."""
+"""export.audio.augment: realised SNR, determinism, shapes and clipping."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from export.augment import (
+from export.audio.augment import (
     Augmenter, active_power, fit_length, mix_at_snr, random_crop, time_shift,
 )
 

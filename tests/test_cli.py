@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from export.toy_model import build_foreign_model
+from export.modelfile.toy import build_foreign_model
 from infantcry_sdk import model as model_mod
 from infantcry_sdk.cli import main
 

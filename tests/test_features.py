@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from export.features import FeatureExtractor, extract_cached
+from export.training.features import FeatureExtractor, extract_cached
 
 TFLITE = Path(__file__).resolve().parents[2] / "shared" / "models" / "yamnet" / "yamnet.tflite"
 
@@ -17,7 +17,7 @@ def yamnet(tmp_path_factory):
     if not TFLITE.is_file():
         pytest.skip(f"YAMNet weights absent ({TFLITE}): the feature pass needs ../shared")
     pytest.importorskip("ai_edge_litert")
-    from export.yamnet import load_yamnet
+    from export.models.yamnet import load_yamnet
 
     torch.set_num_threads(1)
     return load_yamnet(TFLITE, cache_dir=tmp_path_factory.mktemp("yamnet"))

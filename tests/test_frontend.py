@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 import torch
 
-from export import frontend as fe
-from export.frontend import (
+from export.audio import frontend as fe
+from export.audio.frontend import (
     LogMelFrontend,
     frames_to_patches,
     lengths_to_mask,
@@ -327,12 +327,12 @@ def test_onnx_export_traced(tmp_path: Path) -> None:
 @pytest.mark.slow  # torch.export tracing: ~5 s
 @pytest.mark.filterwarnings("ignore::FutureWarning")  # torch.export internals (LeafSpec deprecation)
 def test_onnx_export_dynamo_keeps_constants_in_graph(tmp_path: Path) -> None:
-    """The shipping recipe (export.onnx_export): dynamo exporter without its optimizer, then the
+    """The shipping recipe (export.modelfile.onnx_export): dynamo exporter without its optimizer, then the
     onnxscript optimizer folding only outputs up to FOLD_OUTPUT_LIMIT elements. The DFT factors and
     the mel matrix stay Range/Sin/... nodes, so the file is small; float32, as the student runs it."""
     onnx = pytest.importorskip("onnx")
     optimizer = pytest.importorskip("onnxscript.optimizer")
-    from export.onnx_export import DEFAULT_OPSET, FOLD_OUTPUT_LIMIT
+    from export.modelfile.onnx_export import DEFAULT_OPSET, FOLD_OUTPUT_LIMIT
 
     module = LogMelFrontend(torch.float32).eval()
     dim = torch.export.Dim.DYNAMIC

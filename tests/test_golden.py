@@ -218,7 +218,7 @@ def test_copy_model_asset_validates_and_replaces(tmp_path: Path, toy_model_path:
 
 
 def test_copy_model_asset_refuses_a_tampered_model(tmp_path: Path, toy_model_path: Path) -> None:
-    from export.toy_model import rewrite_metadata
+    from export.modelfile.metadata import rewrite_metadata
     from infantcry_sdk import contract
 
     sealed = CryClassifier.load(toy_model_path).metadata.file_sha256

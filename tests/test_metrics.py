@@ -1,4 +1,4 @@
-"""export.metrics against hand-computed examples."""
+"""export.evaluation.metrics against hand-computed examples."""
 from __future__ import annotations
 
 import math
@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from export import metrics as M
+from export.evaluation import metrics as M
 
 LABELS = ("hungry", "tired", "discomfort")
 

@@ -17,18 +17,18 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from export.frontend import SAMPLE_RATE
-from export.onnx_export import (
+from export.constants import SAMPLE_RATE
+from export.modelfile.onnx_export import (
     FOLD_OUTPUT_LIMIT,
     FORBIDDEN_OPS,
     ContractWrapper,
     ExportError,
     export_student_onnx,
     largest_constants,
-    metadata_for,
     op_types,
 )
-from export.student import CryStudent, StudentConfig, count_parameters, load_student, save_student
+from export.modelfile.metadata import metadata_for
+from export.models.student import CryStudent, StudentConfig, count_parameters, load_student, save_student
 from infantcry_sdk import contract, integrity
 from infantcry_sdk.model import load_model
 from test_student import settled_student, tones
@@ -157,7 +157,7 @@ def test_windows_that_are_not_whole_embedding_frames_are_refused(tmp_path: Path)
 
 
 def test_onnxruntime_matches_torch_on_real_clips(exported) -> None:
-    from export.data import DataError, resolve_data_root
+    from export.data.paths import DataError, resolve_data_root
     from infantcry_sdk.audio import load
 
     try:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from export.data import DataError, resolve_data_root
+from export.data.paths import DataError, resolve_data_root
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared_data]
 
@@ -42,7 +42,7 @@ def test_every_stage_recorded_with_its_outputs(tiny_run: Path) -> None:
 
 
 def test_report_holds_every_required_key(tiny_run: Path) -> None:
-    from export.report import validate_report
+    from export.evaluation.report import validate_report
 
     report = json.loads((tiny_run / "report.json").read_text())
     assert validate_report(report) == []
@@ -57,7 +57,7 @@ def test_report_holds_every_required_key(tiny_run: Path) -> None:
 
 
 def test_split_is_grouped(tiny_run: Path) -> None:
-    from export.data import Splits
+    from export.data.splits import Splits
 
     splits = Splits.load(tiny_run / "split.json")
     splits.check_disjoint()

@@ -12,8 +12,8 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from export.frontend import SAMPLE_RATE
-from export.quantize import (
+from export.audio.frontend import SAMPLE_RATE
+from export.modelfile.quantize import (
     STEM_WEIGHT,
     QuantizeError,
     calibration_windows,

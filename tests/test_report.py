@@ -1,4 +1,4 @@
-"""export.report: files, section order, JSON safety, tolerance of missing optional sections."""
+"""export.evaluation.report: files, section order, JSON safety, tolerance of missing optional sections."""
 from __future__ import annotations
 
 import copy
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from export import report as R
+from export.evaluation import report as R
 
 LABELS = ["hungry", "tired", "discomfort", "belly_pain", "burping"]
 

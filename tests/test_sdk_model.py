@@ -8,7 +8,8 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from export.toy_model import build_foreign_model, build_toy_model, rewrite_metadata
+from export.modelfile.metadata import rewrite_metadata
+from export.modelfile.toy import build_foreign_model, build_toy_model
 from infantcry_sdk.session import session_options
 from infantcry_sdk import CryClassifier, InfantCryError, ModelError, contract, integrity
 from infantcry_sdk import model as model_mod
@@ -194,10 +195,10 @@ def test_model_error_is_an_infantcry_error():
 
 
 def test_toy_model_command_and_contract(tmp_path, capsys):
-    """``python -m export.toy_model`` writes an opset-17 model with every contract key, sealed."""
+    """``python -m export.modelfile.toy`` writes an opset-17 model with every contract key, sealed."""
     import onnx
 
-    from export import toy_model
+    from export.modelfile import toy as toy_model
 
     out = tmp_path / "cmd.onnx"
     assert toy_model.main([str(out), "--kind", "band", "--bloat-bytes", "5000"]) == 0

@@ -14,8 +14,7 @@ import numpy as np
 import onnx
 import pytest
 
-from export.onnx_export import read_metadata
-from export.toy_model import rewrite_metadata
+from export.modelfile.metadata import read_metadata, rewrite_metadata
 from infantcry_sdk import CryClassifier, ModelError, classifier, contract
 from test_onnx_export import exported_default_student
 from test_student import tones

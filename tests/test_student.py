@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from export.distill import (
+from export.training.distill import (
     DistillConfig,
     distillation_loss,
     loss_weights,
@@ -18,8 +18,8 @@ from export.distill import (
     predict,
     train_student,
 )
-from export.frontend import SAMPLE_RATE
-from export.student import (
+from export.audio.frontend import SAMPLE_RATE
+from export.models.student import (
     MAX_PARAMETERS,
     CryStudent,
     StudentConfig,
@@ -238,7 +238,7 @@ def _toy_teacher(items, seed: int = 0) -> dict:
 def test_train_student_runs_seeded_and_keeps_the_best_epoch() -> None:
     train, val = _toy_items(12, seed=0), _toy_items(6, seed=1)
     teacher = _toy_teacher(train)
-    config = DistillConfig(epochs=2, batch_size=6, clip_seconds=0.6, progress=False, num_threads=1, lr=1e-2)
+    config = DistillConfig(epochs=2, batch_size=6, clip_seconds=0.6, progress=False, lr=1e-2)
     before = torch.get_num_threads()
     calls: list[int] = []
 
@@ -246,7 +246,7 @@ def test_train_student_runs_seeded_and_keeps_the_best_epoch() -> None:
         calls.append(w.size)
         return w * np.float32(rng.uniform(0.5, 1.0))
 
-    kwargs = dict(config=config, student_config=StudentConfig.tiny(n_causes=3), augmenter=augment)
+    kwargs = dict(config=config, student_config=StudentConfig.tiny(n_causes=3), augmenter=augment, threads=2)
     m1, h1 = train_student(train, val, teacher, **kwargs)
     m2, h2 = train_student(train, val, teacher, **kwargs)
     assert torch.get_num_threads() == before

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import torch
 
-from export import yamnet as ym
-from export.frontend import PATCH_SAMPLES, LogMelFrontend, frames_to_patches, num_patches
+from export.models import yamnet as ym
+from export.audio.frontend import PATCH_SAMPLES, LogMelFrontend, frames_to_patches, num_patches
 
 torch.set_num_threads(1)
 

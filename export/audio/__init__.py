@@ -1,1 +1,1 @@
-"""Audio building blocks: the log-mel front-end and augmentation."""
+"""Audio building blocks: the in-graph log-mel front-end and waveform augmentation."""

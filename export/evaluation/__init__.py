@@ -1,1 +1,1 @@
-"""Evaluation: metrics, the tests a shipped model must pass, and the report."""
+"""Evaluation: metrics, scoring on a split, the report and the model card."""

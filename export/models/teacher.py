@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from .pooling import make_pooling
+from export.models.pooling import make_pooling
 
-from .data import TAG_LABELS as PARENT_TAGS
+from export.data.catalog import TAG_LABELS as PARENT_TAGS
 
 
 @dataclass
@@ -47,7 +46,8 @@ class TeacherConfig:
     tag_loss_weight: float = 0.3  # auxiliary 9-way parent tags; 0 turns them off
     cry_gate: float = 0.0  # >0: pool only frames whose YAMNet cry score >= this (fallback: all frames)
     augment_copies: int = 1  # noisy copies of each training cry whose features are cached too
-    seed: int = 0
+    patience: int = 30  # epochs without a better validation score before stopping (30 = never, at 30 epochs)
+    grad_clip: float = 5.0
 
 
 @dataclass
@@ -183,88 +183,8 @@ def predict(head: TeacherHead, items: Sequence[TrainItem], config: TeacherConfig
     )
 
 
-def train_head(
-    make_head: Callable[[], TeacherHead],
-    train: Sequence[TrainItem],
-    val: Sequence[TrainItem],
-    config: TeacherConfig,
-    score: Callable[[TeacherOutputs, Sequence[TrainItem]], float],
-    progress: bool = True,
-) -> tuple[TeacherHead, list[dict]]:
-    """Train a head on cached features; keep the epoch with the best ``score`` on ``val``.
-
-    Losses: BCE for cry (positives re-weighted to balance), class-weighted cross-entropy for the cause
-    on cry clips that carry one, and the auxiliary parent-tag loss. Seeded end to end.
-    """
-    torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
-    head = make_head()
-    n_causes = head.cause.out_features
-    cause_w = class_weights([it.cause for it in train], n_causes)
-    tag_w = class_weights([it.tag for it in train], len(PARENT_TAGS))
-    n_pos = sum(it.is_cry == 1 for it in train)
-    n_neg = sum(it.is_cry == 0 for it in train)
-    pos_weight = torch.tensor(max(n_neg, 1) / max(n_pos, 1))
-    backbone_params = list(head.blocks.parameters())
-    other = [p for n, p in head.named_parameters() if not n.startswith("blocks.")]
-    groups = [{"params": other, "lr": config.lr}]
-    if backbone_params:
-        groups.append({"params": backbone_params, "lr": config.backbone_lr})
-    opt = torch.optim.AdamW(groups, weight_decay=config.weight_decay)
-    steps_per_epoch = max(1, math.ceil(len(train) / config.batch_size))
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=[g["lr"] for g in groups], total_steps=config.epochs * steps_per_epoch, pct_start=0.1
-    )
-    bce = nn.BCEWithLogitsLoss(pos_weight=pos_weight, reduction="none")
-    ce_cause = nn.CrossEntropyLoss(weight=cause_w, ignore_index=-1, reduction="none")
-    ce_tag = nn.CrossEntropyLoss(weight=tag_w, ignore_index=-1, reduction="none")
-    best, best_state, history = -math.inf, copy.deepcopy(head.state_dict()), []
-    epochs = range(config.epochs)
-    if progress:
-        from tqdm import tqdm
-
-        epochs = tqdm(epochs, desc=f"teacher head ({config.pooling})", leave=False)
-    for epoch in epochs:
-        head.train()
-        order = rng.permutation(len(train))
-        total = 0.0
-        for s in range(steps_per_epoch):
-            idx = order[s * config.batch_size : (s + 1) * config.batch_size]
-            if len(idx) == 0:
-                continue
-            b = collate([train[i] for i in idx], config.cry_gate)
-            cry, cause, tag = head(b["feats"], b["mask"])
-            w = b["weight"]
-            known = b["is_cry"] >= 0  # uncurated clips carry a parent tag but no verified cry label
-            loss = (bce(cry, b["is_cry"].clamp_min(0)) * w)[known].mean() if known.any() else cry.sum() * 0
-            has_cause = b["cause"] >= 0
-            if has_cause.any() and config.cause_loss_weight > 0:
-                lc = ce_cause(cause, b["cause"])
-                loss = loss + config.cause_loss_weight * (lc * w)[has_cause].mean()
-            has_tag = b["tag"] >= 0
-            if has_tag.any() and config.tag_loss_weight > 0:
-                lt = ce_tag(tag, b["tag"])
-                loss = loss + config.tag_loss_weight * (lt * w)[has_tag].mean()
-            opt.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(head.parameters(), 5.0)
-            opt.step()
-            sched.step()
-            total += float(loss.detach())
-        val_score = score(predict(head, val, config), val) if val else -float(total)
-        history.append({"epoch": epoch, "loss": total / steps_per_epoch, "val_score": val_score})
-        if val_score > best:
-            best, best_state = val_score, copy.deepcopy(head.state_dict())
-    head.load_state_dict(best_state)
-    return head, history
-
-
-def config_dict(config: TeacherConfig) -> dict:
-    return asdict(config)
-
-
 def score_waves(extractor, head: TeacherHead, config: TeacherConfig, waves: Sequence[np.ndarray]) -> TeacherOutputs:
-    """The teacher on raw audio: backbone features (``extractor``, an ``export.features.FeatureExtractor``)
+    """The teacher on raw audio: backbone features (``extractor``, an ``export.training.features.FeatureExtractor``)
     then the head. Used for the recall-vs-SNR mixes and by the benchmarks' torch teacher."""
     feats = extractor.extract(list(waves))
     return predict(head, [TrainItem(clip_id=str(i), feats=f, is_cry=1) for i, f in enumerate(feats)], config)

@@ -36,8 +36,9 @@ from onnxruntime.quantization import CalibrationDataReader
 
 from infantcry_sdk import contract, integrity
 
-from .frontend import SAMPLE_RATE
-from .onnx_export import drop_initializer_value_info, read_metadata, save_sealed, set_metadata
+from export.constants import SAMPLE_RATE
+from export.modelfile.metadata import read_metadata, save_sealed, set_metadata
+from export.modelfile.onnx_export import drop_initializer_value_info
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,7 @@ def frontend_nodes(model: onnx.ModelProto, stem_weight: str = STEM_WEIGHT) -> li
     """Names of the nodes that compute the stem's input: the front-end and the normalisation.
 
     The stem is the node consuming the ``stem_weight`` initializer; if there is none (a model not
-    exported from :class:`export.student.CryStudent`), the first Conv/MatMul/Gemm whose weight is an
+    exported from :class:`export.models.student.CryStudent`), the first Conv/MatMul/Gemm whose weight is an
     initializer. Everything upstream of its data input is returned.
     """
     graph = model.graph

@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-SAMPLE_RATE = 16000
+from export.constants import SAMPLE_RATE
 #: Frame length for the active-power measure: 25 ms at 16 kHz, the front-end's window.
 ACTIVE_FRAME = 400
 #: Frames more than this far below the loudest frame count as pauses.
@@ -113,7 +113,7 @@ class Augmenter:
     """Shift, mix into a background at a random SNR, random gain, clip to [-1, 1].
 
     ``noise_clips`` must come from the TRAINING side of the split only (see
-    :func:`export.data.background_clips`): a test background heard in training inflates the test
+    :func:`export.data.catalog.background_clips`): a test background heard in training inflates the test
     score. Deterministic: the same seed (or the same generator state passed to :meth:`apply`)
     gives the same output.
     """

@@ -24,13 +24,11 @@ Why the torch module looks the way it does:
   44,000 multiply-adds per frame, against 188,000 for one dense windowed basis ``[400, 2 x 235]``.
   Only bins 0..239 are computed (LAST_BIN = 239); the mel matrix is applied in three band blocks
   that skip most of its zeros (see :func:`_mel_blocks`);
-* measured in onnxruntime (float32, 1 thread, 7 s clip): ~0.25 ms per audio second, against ~0.8
-  for the previous factorised version (many small ops, cumulative-sum mel in float64) and ~0.5
-  for the dense basis;
+* about 0.25 ms per audio second in onnxruntime (float32, 1 thread; docs/decisions.md);
 * no large constant in the file: the DFT factors and the mel blocks (~20,000 numbers) are built
   *inside* ``forward`` from ``arange``/``sin``, so an exported graph holds Range/Sin nodes that
   onnxruntime constant-folds at load. The dynamo exporter keeps them as nodes when its optimizer
-  folds only small outputs (``export.onnx_export`` does that; the file stays ~30 KB); the TorchScript
+  folds only small outputs (``export.modelfile.onnx_export`` does that; the file stays ~30 KB); the TorchScript
   exporter evaluates them while tracing (~250 KB), and an ``.ort`` conversion with constant folding
   stores them as float32 (~80 KB, the previous version ~20 KB; a dense DFT basis ~750 KB);
 * constants are computed in float64 from *integer* angle indices reduced modulo the period
@@ -65,9 +63,8 @@ import numpy as np
 import torch
 from torch import nn
 
-SAMPLE_RATE = 16_000
-WINDOW_SAMPLES = 400  # 25 ms
-HOP_SAMPLES = 160  # 10 ms
+from export.constants import HOP_SAMPLES, PATCH_FRAMES, PATCH_HOP_FRAMES, PATCH_SAMPLES, SAMPLE_RATE, WINDOW_SAMPLES
+
 FFT_SIZE = 512
 NUM_FFT_BINS = FFT_SIZE // 2 + 1  # 257
 NUM_MEL_BANDS = 64
@@ -76,10 +73,6 @@ MEL_MAX_HZ = 7500.0
 LOG_OFFSET = 0.001
 #: The log-mel value of digital silence: what padding frames hold.
 SILENCE_LOG_MEL = math.log(LOG_OFFSET)
-PATCH_FRAMES = 96  # 0.96 s
-PATCH_HOP_FRAMES = 48  # 0.48 s
-#: Samples that make exactly one patch: (96 - 1) * 160 + 400 = 15600 (0.975 s), YAMNet's input size.
-PATCH_SAMPLES = (PATCH_FRAMES - 1) * HOP_SAMPLES + WINDOW_SAMPLES
 #: Supported ``frame_stride`` values: every frame (YAMNet), every second or every third one (20 or
 #: 30 ms hop). A frame (13 rows of 32 samples) must span at most three hops, see _frames_by_column.
 FRAME_STRIDES = (1, 2, 3)

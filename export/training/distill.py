@@ -14,27 +14,25 @@ scored, labelled or not, which is where distillation adds information (the uncur
 cry term sees every clip the teacher scored.
 
 Training draws a random crop of ``clip_seconds`` from each clip (shorter clips are used whole and
-masked in the padded batch, see :class:`export.student.CryStudent`), applies the augmenter, and
+masked in the padded batch, see :class:`export.models.student.CryStudent`), applies the augmenter, and
 keeps the weights of the epoch with the best validation score (early stopping on ``patience``).
 Everything is seeded. CPU-sized: a few minutes for ~4k clips on 2 cores with the defaults.
 """
 from __future__ import annotations
 
-import copy
 import math
-import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
-from torch import nn
 from torch.nn import functional as F
 
-from .augment import random_crop
-from .frontend import SAMPLE_RATE
-from .student import CryStudent, StudentConfig
-from .teacher import class_weights
+from export.audio.augment import random_crop
+from export.constants import SAMPLE_RATE
+from export.models.student import CryStudent, StudentConfig
+from export.models.teacher import class_weights
+from export.training.fit import EpochLog, FitSettings, fit
 
 #: One training or evaluation record: (clip_id, waveform float32 16 kHz, is_cry 0/1, cause index or -1).
 Item = tuple[str, np.ndarray, int, int]
@@ -46,23 +44,21 @@ ValScore = Callable[[CryStudent, Sequence[Item]], float]
 
 @dataclass
 class DistillConfig:
-    """Training knobs; defaults fit ~4k clips of <= 7 s in a few minutes on 2 CPU cores."""
+    """Student training knobs; the defaults are the pipeline's (docs/decisions.md says why)."""
 
     alpha: float = 0.5  # weight of the distillation (soft) loss; 1 - alpha on the hard labels
     temperature: float = 2.0
-    epochs: int = 8
+    epochs: int = 24
     lr: float = 3e-3
     weight_decay: float = 1e-4
     batch_size: int = 32
-    clip_seconds: float = 2.0  # random crop length for training; shorter clips are used whole
-    seed: int = 0
+    clip_seconds: float = 1.92  # random crop length for training (the SDK's window); shorter clips are used whole
     cause_loss_weight: float = 1.0
     cry_pos_weight: float | None = None  # None: (negatives / positives) ** class_weight_power
     cause_class_weights: tuple[float, ...] | None = None  # None: inverse frequency ** class_weight_power
-    class_weight_power: float = 0.5  # 1: full inverse frequency; 0.5 tempers the 44:1 hungry:burping ratio
-    patience: int = 3  # epochs without a better validation score before stopping
+    class_weight_power: float = 1.0  # 1: full inverse frequency; lower values temper the 44:1 hungry:burping ratio
+    patience: int = 6  # epochs without a better validation score before stopping
     grad_clip: float = 5.0
-    num_threads: int | None = None  # torch threads during training (restored afterwards)
     eval_batch_size: int = 16
     augment_positives_only: bool = False  # True: the augmenter only touches cry clips
     progress: bool = True  # tqdm bars
@@ -79,15 +75,6 @@ class DistillConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-@dataclass
-class EpochLog:
-    epoch: int
-    train_loss: float
-    parts: dict[str, float]  # mean of each loss term over the epoch
-    val_score: float
-    seconds: float
 
 
 @dataclass
@@ -276,6 +263,16 @@ def _check_items(items: Sequence[Item], n_causes: int, name: str) -> None:
             raise ValueError(f"{name}: clip {clip_id!r} needs a non-empty 1-D waveform")
 
 
+def _check_training_input(train_set, val_set, teacher_outputs, distill: bool, n_causes: int) -> None:
+    _check_items(train_set, n_causes, "train_set")
+    _check_items(val_set, n_causes, "val_set")
+    if distill and not teacher_outputs:
+        raise ValueError("distill=True needs the teacher's cached logits")
+    missing = sum(1 for it in train_set if teacher_outputs is not None and it[0] not in teacher_outputs)
+    if distill and missing == len(train_set):
+        raise ValueError("no training clip has teacher logits: check the clip ids")
+
+
 def train_student(
     train_set: Sequence[Item],
     val_set: Sequence[Item],
@@ -286,98 +283,52 @@ def train_student(
     augmenter: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
     student_config: StudentConfig | None = None,
     val_score: ValScore | None = None,
+    seed: int = 0,
+    threads: int | None = None,
 ) -> tuple[CryStudent, TrainHistory]:
-    """Train a :class:`CryStudent`; returns the best-validation model (eval mode) and its history.
+    """Train a :class:`CryStudent` through :func:`export.training.fit.fit`; returns the
+    best-validation model (eval mode) and its history.
 
     ``teacher_outputs`` may be ``None`` only with ``distill=False``. ``augmenter(wave, rng)`` is
-    called on each training crop (e.g. :class:`export.augment.Augmenter`, built on training-side
+    called on each training crop (e.g. :class:`export.audio.augment.Augmenter`, built on training-side
     backgrounds only). ``val_score(model, val_set)``: higher is better; default minus the hard loss.
     """
-    from tqdm.auto import tqdm
-
     student_config = student_config or StudentConfig()
     k = student_config.n_causes
-    _check_items(train_set, k, "train_set")
-    _check_items(val_set, k, "val_set")
-    if distill and not teacher_outputs:
-        raise ValueError("distill=True needs the teacher's cached logits")
-    missing = sum(1 for it in train_set if teacher_outputs is not None and it[0] not in teacher_outputs)
-    if distill and missing == len(train_set):
-        raise ValueError("no training clip has teacher logits: check the clip ids")
+    _check_training_input(train_set, val_set, teacher_outputs, distill, k)
+    pos_weight, cause_weights = loss_weights(train_set, k, config)
+    score_fn = val_score or validation_loss_score(pos_weight, cause_weights, config.eval_batch_size)
+    steps = math.ceil(len(train_set) / config.batch_size)
+    crop = int(round(config.clip_seconds * SAMPLE_RATE))
+    teacher = teacher_outputs if distill else None
 
-    previous_threads = torch.get_num_threads()
-    previous_deterministic = torch.are_deterministic_algorithms_enabled()
-    if config.num_threads:
-        torch.set_num_threads(config.num_threads)
-    # Seeds alone did not make a rerun repeat itself (first session: detection F1 0.92 one run,
-    # 0.81 the next); deterministic kernels where torch has them, a warning where it has not.
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    start = time.perf_counter()
-    try:
-        torch.manual_seed(config.seed)
-        rng = np.random.default_rng(config.seed)
-        model = CryStudent(student_config)
-        pos_weight, cause_weights = loss_weights(train_set, k, config)
-        score_fn = val_score or validation_loss_score(pos_weight, cause_weights, config.eval_batch_size)
-        steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
+    def make_optimizer(model: CryStudent):
         opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        sched = torch.optim.lr_scheduler.OneCycleLR(
-            opt, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch, pct_start=0.15
-        )
-        crop = int(round(config.clip_seconds * SAMPLE_RATE))
-        history = TrainHistory(
-            distill=distill, config=config.to_dict(), student_config=student_config.to_dict(),
-            cry_pos_weight=float(pos_weight), cause_class_weights=[float(w) for w in cause_weights],
-        )
-        best_state = copy.deepcopy(model.state_dict())
-        label = "distilled student" if distill else "student"
-        for epoch in range(config.epochs):
-            t0 = time.perf_counter()
-            model.train()
-            order = rng.permutation(len(train_set))
-            sums: dict[str, float] = {}
-            total = 0.0
-            bar = tqdm(range(steps_per_epoch), desc=f"{label} epoch {epoch + 1}/{config.epochs}",
-                       disable=not config.progress, leave=False)
-            for step in bar:
-                batch = [train_set[i] for i in order[step * config.batch_size : (step + 1) * config.batch_size]]
-                x, lengths = pad_batch(_training_waves(batch, crop, rng, augmenter, config.augment_positives_only))
-                targets = _targets(batch, teacher_outputs if distill else None, k)
-                cry_logit, cause_logits = model(x, lengths)
-                loss, parts = distillation_loss(
-                    cry_logit, cause_logits, targets, config,
-                    distill=distill, pos_weight=pos_weight, cause_weights=cause_weights,
-                )
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-                opt.step()
-                sched.step()
-                total += float(loss.detach())
-                for key, v in parts.items():
-                    sums[key] = sums.get(key, 0.0) + v
-                bar.set_postfix(loss=f"{total / (step + 1):.3f}")
-            score = float(score_fn(model, val_set))
-            model.train()
-            history.epochs.append(EpochLog(
-                epoch=epoch, train_loss=total / steps_per_epoch,
-                parts={key: v / steps_per_epoch for key, v in sums.items()},
-                val_score=score, seconds=time.perf_counter() - t0,
-            ))
-            if config.progress:
-                tqdm.write(f"{label} epoch {epoch + 1}: loss {total / steps_per_epoch:.4f} val {score:.4f}")
-            if score > history.best_score:
-                history.best_score, history.best_epoch = score, epoch
-                best_state = copy.deepcopy(model.state_dict())
-            elif epoch - history.best_epoch >= config.patience:
-                break
-        model.load_state_dict(best_state)
-        model.eval()
-        history.seconds = time.perf_counter() - start
-        return model, history
-    finally:
-        torch.set_num_threads(previous_threads)
-        torch.use_deterministic_algorithms(previous_deterministic)
+        return opt, torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=config.epochs * steps, pct_start=0.15)
+
+    def batches(rng: np.random.Generator):
+        order = rng.permutation(len(train_set))
+        for step in range(steps):
+            batch = [train_set[i] for i in order[step * config.batch_size : (step + 1) * config.batch_size]]
+            x, lengths = pad_batch(_training_waves(batch, crop, rng, augmenter, config.augment_positives_only))
+            yield x, lengths, _targets(batch, teacher, k)
+
+    def loss(model: CryStudent, batch) -> tuple[torch.Tensor, dict[str, float]]:
+        x, lengths, targets = batch
+        cry_logit, cause_logits = model(x, lengths)
+        return distillation_loss(cry_logit, cause_logits, targets, config, distill=distill,
+                                 pos_weight=pos_weight, cause_weights=cause_weights)
+
+    settings = FitSettings(config.epochs, config.patience, config.grad_clip, seed, threads, config.progress,
+                           "distilled student" if distill else "student")
+    model, fitted = fit(lambda: CryStudent(student_config), make_optimizer, batches, loss,
+                        lambda m: score_fn(m, val_set), settings)
+    history = TrainHistory(
+        distill=distill, config=config.to_dict(), student_config=student_config.to_dict(),
+        epochs=fitted.epochs, best_epoch=fitted.best_epoch, best_score=fitted.best_score, seconds=fitted.seconds,
+        cry_pos_weight=float(pos_weight), cause_class_weights=[float(w) for w in cause_weights],
+    )
+    return model, history
 
 
 __all__ = [

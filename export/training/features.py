@@ -15,9 +15,9 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 
-from .frontend import LogMelFrontend, frames_to_patches, num_patches
-from .teacher import ClipFeatures
-from .yamnet import CRY_CLASSES, YAMNet
+from export.audio.frontend import LogMelFrontend, frames_to_patches, num_patches
+from export.models.teacher import ClipFeatures
+from export.models.yamnet import CRY_CLASSES, YAMNet
 
 
 class _BackbonePass(torch.nn.Module):
@@ -64,6 +64,8 @@ class FeatureExtractor:
 
         import onnxruntime as ort
 
+        from infantcry_sdk.session import session_options
+
         folder = Path(self.cache_dir) if self.cache_dir is not None else Path(tempfile.mkdtemp(prefix="infantcry-yamnet-"))
         folder.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha1(b"".join(v.numpy().tobytes() for v in self.backbone.state_dict().values())).hexdigest()[:12]
@@ -77,10 +79,7 @@ class FeatureExtractor:
                 opset_version=17, dynamo=False,
             )
             tmp.replace(path)
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = self.threads
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(str(path), session_options(self.threads), providers=["CPUExecutionProvider"])
 
     @torch.no_grad()
     def patches(self, wave: np.ndarray) -> torch.Tensor:

@@ -5,7 +5,7 @@ The markdown puts the honest numbers first: detection at the validation-chosen t
 cause head's balanced accuracy and macro-F1 with cluster-bootstrap CIs, accuracy last (always
 predicting "hungry" already scores ~84% accuracy). Baselines and the pooling ablation sit beside the
 model's own row so a gain (or its absence) is visible at a glance. Optional sections are skipped
-when absent; :func:`validate_report` lists the keys issue 2 requires that are missing.
+when absent; :func:`validate_report` lists the required keys that are missing.
 
 Expected shape (only the ``REQUIRED_KEYS`` are mandatory)::
 
@@ -14,7 +14,7 @@ Expected shape (only the ``REQUIRED_KEYS`` are mandatory)::
      "detection": {"f1", "precision", "recall", "fpr", "auc", "threshold", "false_alarms_per_hour",
                    "n_pos", "n_neg", "recall_vs_snr": {snr_db: recall}, "roc": {"fpr": [], "tpr": []},
                    "ci95": {"f1": [lo, hi], ...}},
-     "cause": {... as export.metrics.cause_metrics ..., "ci95": {"balanced_accuracy": [lo, hi],
+     "cause": {... as export.evaluation.metrics.cause_metrics ..., "ci95": {"balanced_accuracy": [lo, hi],
                "macro_f1": [lo, hi]}},
      "baselines": {"majority" | "yamnet_zero_shot" | "yamnet_linear_probe":
                    {"detection": {...}, "cause": {...}}},
@@ -34,9 +34,12 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from export.pipeline import Run
 
 REQUIRED_KEYS: tuple[str, ...] = (
     "command",
@@ -185,14 +188,8 @@ def _flatten_cv(d: Mapping, prefix: str = "") -> list[tuple[str, Mapping]]:
 
 
 # -------------------------------------------------------------------------------------------- plots
-def _plots(run_dir: Path, rep: Mapping) -> dict[str, str]:
-    """Write the plots the data allows; returns {kind: file name}."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    made: dict[str, str] = {}
+def _confusion_plot(plt, run_dir: Path, rep: Mapping) -> str | None:
+    """The cause confusion matrix (counts; colour = row recall)."""
     cause = rep.get("cause") or {}
     cm = cause.get("confusion")
     if cm:
@@ -215,19 +212,26 @@ def _plots(run_dir: Path, rep: Mapping) -> dict[str, str]:
         fig.tight_layout()
         fig.savefig(run_dir / "confusion.png", dpi=120)
         plt.close(fig)
-        made["confusion"] = "confusion.png"
+        return "confusion.png"
 
-    curves = []
+    return None
+
+
+def _with_baselines(rep: Mapping, key: str, usable) -> list[tuple[str, Any, Mapping]]:
+    """(name, detection[key], detection section) for the model and each baseline whose value is usable."""
+    model = (_get(rep, "model.name", default="model"), rep.get("detection") or {})
+    rows = [model] + [(name, _get(b, "detection") or {}) for name, b in (rep.get("baselines") or {}).items()]
+    return [(str(name), d.get(key), d) for name, d in rows if isinstance(d, Mapping) and usable(d.get(key))]
+
+
+def _roc_plot(plt, run_dir: Path, rep: Mapping) -> str | None:
+    """ROC curves of the model and the baselines that have one, with the operating point."""
     det = rep.get("detection") or {}
-    if _get(det, "roc.fpr") is not None:
-        curves.append((_get(rep, "model.name", default="model"), det["roc"], det.get("auc")))
-    for name, b in (rep.get("baselines") or {}).items():
-        roc = _get(b, "detection.roc")
-        if isinstance(roc, Mapping) and roc.get("fpr") is not None:
-            curves.append((name, roc, _get(b, "detection.auc")))
+    curves = _with_baselines(rep, "roc", lambda roc: isinstance(roc, Mapping) and roc.get("fpr") is not None)
     if curves:
         fig, ax = plt.subplots(figsize=(5.5, 5))
-        for name, roc, auc in curves:
+        for name, roc, d in curves:
+            auc = d.get("auc")
             label = f"{name} (AUC {auc:.3f})" if isinstance(auc, (int, float)) else str(name)
             ax.plot(roc["fpr"], roc["tpr"], label=label)
         ax.plot([0, 1], [0, 1], ":", color="grey")
@@ -241,18 +245,17 @@ def _plots(run_dir: Path, rep: Mapping) -> dict[str, str]:
         fig.tight_layout()
         fig.savefig(run_dir / "roc.png", dpi=120)
         plt.close(fig)
-        made["roc"] = "roc.png"
+        return "roc.png"
 
-    series = []
-    if isinstance(det.get("recall_vs_snr"), Mapping) and det["recall_vs_snr"]:
-        series.append((_get(rep, "model.name", default="model"), det["recall_vs_snr"]))
-    for name, b in (rep.get("baselines") or {}).items():
-        rv = _get(b, "detection.recall_vs_snr")
-        if isinstance(rv, Mapping) and rv:
-            series.append((name, rv))
+    return None
+
+
+def _snr_plot(plt, run_dir: Path, rep: Mapping) -> str | None:
+    """Recall vs SNR of the model and the baselines that have one."""
+    series = _with_baselines(rep, "recall_vs_snr", lambda rv: isinstance(rv, Mapping) and bool(rv))
     if series:
         fig, ax = plt.subplots(figsize=(6, 4))
-        for name, rv in series:
+        for name, rv, _ in series:
             pts = sorted((float(k), v) for k, v in rv.items() if isinstance(v, (int, float)))
             if pts:
                 ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=str(name))
@@ -265,23 +268,28 @@ def _plots(run_dir: Path, rep: Mapping) -> dict[str, str]:
         fig.tight_layout()
         fig.savefig(run_dir / "recall_vs_snr.png", dpi=120)
         plt.close(fig)
-        made["recall_vs_snr"] = "recall_vs_snr.png"
-    return made
+        return "recall_vs_snr.png"
+    return None
+
+
+def _plots(run_dir: Path, rep: Mapping) -> dict[str, str]:
+    """Write the plots the data allows; returns {kind: file name}."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    made = {kind: draw(plt, run_dir, rep) for kind, draw in
+            (("confusion", _confusion_plot), ("roc", _roc_plot), ("recall_vs_snr", _snr_plot))}
+    return {k: v for k, v in made.items() if v}
 
 
 # ---------------------------------------------------------------------------------------- markdown
-def render_markdown(rep: Mapping, plots: Mapping[str, str] | None = None) -> str:
-    """The report as markdown (``rep`` already JSON-safe)."""
-    plots = plots or {}
+def _headline(rep: Mapping) -> list[str]:
+    """The headline table (detection first, accuracy last), its notes and the targets."""
     det = rep.get("detection") or {}
     cause = rep.get("cause") or {}
-    title = rep.get("title") or "InfantCry evaluation report"
-    lines = [f"# {title}", ""]
-    missing = validate_report(rep)
-    if missing:
-        lines += [f"> Incomplete report: missing {', '.join(missing)}.", ""]
-
-    # 1. headline
+    lines: list[str] = []
     lines += ["## Headline (grouped test split)", ""]
     dci = det.get("ci95") or {}
     cci = cause.get("ci95") or {}
@@ -318,7 +326,14 @@ def render_markdown(rep: Mapping, plots: Mapping[str, str] | None = None) -> str
             for k, v in targets.items()])
         lines.append("")
 
-    # 2. per class + confusion
+    return lines
+
+
+def _cause_section(rep: Mapping, plots: Mapping[str, str]) -> list[str]:
+    """Per-class recall and the confusion matrix, then the detection curves."""
+    det = rep.get("detection") or {}
+    cause = rep.get("cause") or {}
+    lines: list[str] = []
     if cause.get("recall_per_class") or cause.get("confusion"):
         lines += ["## Cause: per-class recall and confusion", ""]
         labels = _cause_labels(cause)
@@ -347,24 +362,29 @@ def render_markdown(rep: Mapping, plots: Mapping[str, str] | None = None) -> str
                         [["recall"] + [_fmt(p[1]) for p in pts]])
         lines.append("")
 
+    return lines
+
+
+def _comparisons(rep: Mapping) -> list[str]:
+    """Baselines, the pooling ablation and grouped cross-validation."""
+    det = rep.get("detection") or {}
+    cause = rep.get("cause") or {}
+    lines: list[str] = []
     model_name = str(_get(rep, "model.name", default="this model"))
     own = [model_name] + _model_row_cells({"detection": det, "cause": cause})
 
-    # 3. baselines
     base = rep.get("baselines")
     if isinstance(base, Mapping) and base:
         lines += ["## Baselines (same test split)", ""]
         lines += _table(_MODEL_HEADER, [own] + [[str(k)] + _model_row_cells(v) for k, v in base.items()])
         lines.append("")
 
-    # 4. pooling ablation
     pool = rep.get("pooling_ablation")
     if isinstance(pool, Mapping) and pool:
         lines += ["## Pooling ablation", ""]
         lines += _table(["Pooling"] + _MODEL_HEADER[1:], [[str(k)] + _model_row_cells(v) for k, v in pool.items()])
         lines.append("")
 
-    # 5. cross-validation
     cv = rep.get("cv")
     if isinstance(cv, Mapping) and cv:
         flat = _flatten_cv(cv)
@@ -374,7 +394,11 @@ def render_markdown(rep: Mapping, plots: Mapping[str, str] | None = None) -> str
             lines += _table(["Metric", "Mean ± std"], [[k, f"{_fmt(v.get('mean'))} ± {_fmt(v.get('std'))}"] for k, v in flat])
             lines.append("")
 
-    # 6. compression
+    return lines
+
+
+def _compression(rep: Mapping) -> list[str]:
+    lines: list[str] = []
     comp = rep.get("compression")
     if isinstance(comp, Mapping) and comp:
         lines += ["## Compression", ""]
@@ -395,33 +419,52 @@ def render_markdown(rep: Mapping, plots: Mapping[str, str] | None = None) -> str
                          "Cause macro-F1"], rows)
         lines.append("")
 
-    # 7. data and split
+    return lines
+
+
+def _split_rows(splits: Mapping) -> list[list[str]]:
+    rows = []
+    for side in ("train", "val", "dev", "test"):
+        s = splits.get(side)
+        if isinstance(s, Mapping):
+            causes = ", ".join(f"{k} {v}" for k, v in (s.get("causes") or {}).items())
+            rows.append([side, _fmt(s.get("clips")), _fmt(s.get("groups")), _fmt(s.get("cry_positives")),
+                         _fmt(s.get("hard_negatives")), causes or "—"])
+    return rows
+
+
+def _data_section(rep: Mapping) -> list[str]:
+    lines: list[str] = []
     data = rep.get("data")
-    if isinstance(data, Mapping) and data:
-        lines += ["## Data and split", ""]
-        if data.get("description"):
-            lines += [str(data["description"]), ""]
-        splits = data.get("splits")
-        if isinstance(splits, Mapping) and any(s in splits for s in ("train", "val", "test")):
-            srows = []
-            for side in ("train", "val", "dev", "test"):
-                s = splits.get(side)
-                if isinstance(s, Mapping):
-                    causes = ", ".join(f"{k} {v}" for k, v in (s.get("causes") or {}).items())
-                    srows.append([side, _fmt(s.get("clips")), _fmt(s.get("groups")), _fmt(s.get("cry_positives")),
-                                  causes or "—"])
-            lines += _table(["Side", "Clips", "Groups", "Cry positives", "Curated causes"], srows)
-            lines.append("")
-        for k, v in data.items():
-            if k in ("description", "splits"):
-                continue
-            lines.append(f"- **{k}**: {v if isinstance(v, str) else json.dumps(v)}")
+    if not (isinstance(data, Mapping) and data):
+        return lines
+    lines += ["## Data and split", ""]
+    if data.get("description"):
+        lines += [str(data["description"]), ""]
+    splits = data.get("splits")
+    if isinstance(splits, Mapping) and any(s in splits for s in ("train", "val", "test")):
+        lines += _table(["Side", "Clips", "Groups", "Cry positives", "Hard negatives", "Curated causes"], _split_rows(splits))
         lines.append("")
+    for k, v in data.items():
+        if k in ("description", "splits"):
+            continue
+        lines.append(f"- **{k}**: {v if isinstance(v, str) else json.dumps(v)}")
+    lines.append("")
+    return lines
+
+
+def render_markdown(rep: Mapping, plots: Mapping[str, str] | None = None) -> str:
+    """The report as markdown (``rep`` already JSON-safe), section by section."""
+    plots = plots or {}
+    title = rep.get("title") or "InfantCry evaluation report"
+    lines = [f"# {title}", ""]
+    missing = validate_report(rep)
+    if missing:
+        lines += [f"> Incomplete report: missing {', '.join(missing)}.", ""]
+    lines += _headline(rep) + _cause_section(rep, plots) + _comparisons(rep) + _compression(rep) + _data_section(rep)
     extra = rep.get("notes")
     if extra:
         lines += ["## Notes", ""] + [f"- {n}" for n in (extra if isinstance(extra, list) else [extra])] + [""]
-
-    # 8. command
     lines += ["## Command", "", "```", str(rep.get("command") or "(not recorded)"), "```", ""]
     return "\n".join(lines)
 
@@ -437,3 +480,21 @@ def write_report(run_dir: str | os.PathLike, report: Mapping) -> tuple[Path, Pat
     md_path = run_dir / "report.md"
     md_path.write_text(render_markdown(rep, plots))
     return json_path, md_path
+
+
+def write_full_report(run: "Run") -> tuple[Path, Path]:
+    """report.json + report.md from whatever stages have run (the teacher's part stands alone)."""
+    report = dict(run.read_json("teacher_report.json", "teacher"))
+    report["command"] = run.manifest().get("command") or run.command
+    report["model"] = {"name": f"teacher (YAMNet + {report['teacher']['pooling']} pooling)"}
+    if run.path("data.json").is_file():
+        report["data"] = run.read_json("data.json", "data")
+    if run.path("compression.json").is_file():
+        report.update(run.read_json("compression.json", "report"))
+    if run.path("export_info.json").is_file():
+        report["export"] = run.read_json("export_info.json", "export")
+    report["config"] = run.config.to_dict()
+    missing = validate_report(report)
+    if missing:
+        report.setdefault("notes", []).append(f"missing report keys: {missing}")
+    return write_report(run.run_dir, report)

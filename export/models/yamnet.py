@@ -29,7 +29,7 @@ from torch import nn
 
 from infantcry_sdk.integrity import file_sha256
 
-from .frontend import (
+from export.audio.frontend import (
     NUM_MEL_BANDS,
     PATCH_FRAMES,
     PATCH_HOP_FRAMES,
@@ -189,7 +189,7 @@ class YAMNet(nn.Module):
         """Waveforms ``[B, N]`` (16 kHz, zero-padded to a common length) -> (embeddings ``[B, P, 1024]``, mask ``[B, P]``).
 
         ``lengths`` ``[B]``: each clip's true number of samples (default: all ``N``). Patches follow
-        :func:`export.frontend.num_patches`; a clip's frames past its own end are treated exactly as
+        :func:`export.audio.frontend.num_patches`; a clip's frames past its own end are treated exactly as
         if the clip were alone (see ``LogMelFrontend``), and ``mask`` is False on patches that
         belong to padding only, so a batch gives each clip the embeddings it would get alone.
         """

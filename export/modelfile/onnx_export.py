@@ -29,10 +29,11 @@ import onnx
 import torch
 from torch import nn
 
-from infantcry_sdk import contract, integrity
+from infantcry_sdk import contract
 
-from .frontend import SAMPLE_RATE
-from .student import CryStudent, fused_for_export
+from export.constants import SAMPLE_RATE
+from export.modelfile.metadata import save_sealed, set_metadata
+from export.models.student import CryStudent, fused_for_export
 
 log = logging.getLogger(__name__)
 
@@ -87,54 +88,8 @@ class ExportResult:
 
 
 # ------------------------------------------------------------------------------------------------
-# metadata
+# metadata (written and sealed by export.modelfile.metadata)
 # ------------------------------------------------------------------------------------------------
-def metadata_for(
-    labels: Sequence[str],
-    detection_threshold: float,
-    cause_min_confidence: float,
-    window_seconds: float,
-    hop_seconds: float,
-    min_samples: int,
-    model_version: str,
-    training_summary: str | Mapping,
-    sample_rate: int = SAMPLE_RATE,
-) -> dict[str, str]:
-    """Every contract metadata value as a string (the integrity field as the placeholder, sealed later).
-
-    ``training_summary``: short text, or a dict (written as compact JSON): data, licences, metrics.
-    Thresholds must come from validation data of the development split, never the test split.
-    """
-    labels = [str(l) for l in labels]
-    if not labels or len(set(labels)) != len(labels):
-        raise ValueError(f"labels must be a non-empty list of distinct names, got {labels!r}")
-    for name, v in (("detection_threshold", detection_threshold), ("cause_min_confidence", cause_min_confidence)):
-        if not 0.0 <= float(v) <= 1.0:
-            raise ValueError(f"{name} must lie in [0, 1], got {v}")
-    if not (window_seconds > 0 and 0 < hop_seconds <= window_seconds):
-        raise ValueError(f"need 0 < hop_seconds <= window_seconds, got {hop_seconds}, {window_seconds}")
-    if int(min_samples) < 1:
-        raise ValueError(f"min_samples must be >= 1, got {min_samples}")
-    summary = training_summary if isinstance(training_summary, str) else json.dumps(training_summary, separators=(",", ":"))
-    return {
-        contract.KEY_SCHEMA_VERSION: contract.SCHEMA_VERSION,
-        contract.KEY_SAMPLE_RATE: str(int(sample_rate)),
-        contract.KEY_LABELS: json.dumps(labels),
-        contract.KEY_DETECTION_THRESHOLD: _num(detection_threshold),
-        contract.KEY_CAUSE_MIN_CONFIDENCE: _num(cause_min_confidence),
-        contract.KEY_WINDOW_SECONDS: _num(window_seconds),
-        contract.KEY_HOP_SECONDS: _num(hop_seconds),
-        contract.KEY_MIN_SAMPLES: str(int(min_samples)),
-        contract.KEY_MODEL_VERSION: str(model_version),
-        contract.KEY_TRAINING_SUMMARY: summary,
-        contract.KEY_FILE_SHA256: integrity.PLACEHOLDER,
-    }
-
-
-def _num(v: float) -> str:
-    return repr(float(v))
-
-
 def check_metadata(metadata: Mapping[str, str], n_causes: int | None = None) -> None:
     """Raise :class:`ExportError` unless ``metadata`` holds every required key as a string."""
     missing = [k for k in contract.REQUIRED_KEYS if k not in metadata]
@@ -147,27 +102,6 @@ def check_metadata(metadata: Mapping[str, str], n_causes: int | None = None) -> 
         labels = json.loads(metadata[contract.KEY_LABELS])
         if len(labels) != n_causes:
             raise ExportError(f"{len(labels)} labels in metadata but the model has {n_causes} cause outputs")
-
-
-def set_metadata(proto: onnx.ModelProto, metadata: Mapping[str, str]) -> None:
-    """Replace ``proto.metadata_props`` with ``metadata`` (integrity value forced to the placeholder)."""
-    del proto.metadata_props[:]
-    for key, value in metadata.items():
-        if key == contract.KEY_FILE_SHA256:
-            value = integrity.PLACEHOLDER
-        proto.metadata_props.add(key=key, value=value)
-
-
-def read_metadata(proto: onnx.ModelProto) -> dict[str, str]:
-    return {p.key: p.value for p in proto.metadata_props}
-
-
-def save_sealed(proto: onnx.ModelProto, path: str | Path) -> str:
-    """Save ``proto`` (its metadata holding the placeholder) as one file and seal it; returns the digest."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save_model(proto, str(path), save_as_external_data=False)
-    return integrity.seal(path)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -385,10 +319,6 @@ __all__ = [
     "drop_initializer_value_info",
     "export_student_onnx",
     "largest_constants",
-    "metadata_for",
     "op_types",
-    "read_metadata",
-    "save_sealed",
-    "set_metadata",
     "to_onnx_proto",
 ]

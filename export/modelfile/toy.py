@@ -18,13 +18,13 @@ give different, always valid, distributions.
 
 Broken variants for the tests: other graph names (``input_name=``, ``cry_output_name=``, ...),
 ``metadata_overrides`` (a value of None deletes the key), ``seal=False`` (leaves the placeholder),
-:func:`rewrite_metadata` for an existing file, and :func:`build_foreign_model` (a plain ONNX model
+:func:`export.modelfile.metadata.rewrite_metadata` for an existing file, and
+:func:`build_foreign_model` (a plain ONNX model
 that is not an InfantCry model). ``bloat_bytes`` adds an unused initializer that stays in the file,
 so a benchmark can plant a size regression.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -32,7 +32,10 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from infantcry_sdk import contract, integrity
+from infantcry_sdk import contract
+
+from export.constants import SAMPLE_RATE
+from export.modelfile.metadata import metadata_for, save_model, update_metadata
 
 DEFAULT_LABELS = ("hungry", "tired", "discomfort", "belly_pain", "burping")
 KINDS = ("energy", "band")
@@ -178,55 +181,6 @@ def _graph(
     )
 
 
-def toy_metadata(
-    labels: Sequence[str],
-    *,
-    sample_rate: int,
-    window_seconds: float,
-    hop_seconds: float,
-    detection_threshold: float,
-    cause_min_confidence: float,
-    min_samples: int,
-    model_version: str,
-    training_summary: str,
-) -> dict[str, str]:
-    """Every contract key with the string encoding the runtime parses (integrity: placeholder)."""
-    return {
-        contract.KEY_SCHEMA_VERSION: contract.SCHEMA_VERSION,
-        contract.KEY_SAMPLE_RATE: str(int(sample_rate)),
-        contract.KEY_LABELS: json.dumps(list(labels)),
-        contract.KEY_DETECTION_THRESHOLD: repr(float(detection_threshold)),
-        contract.KEY_CAUSE_MIN_CONFIDENCE: repr(float(cause_min_confidence)),
-        contract.KEY_WINDOW_SECONDS: repr(float(window_seconds)),
-        contract.KEY_HOP_SECONDS: repr(float(hop_seconds)),
-        contract.KEY_MIN_SAMPLES: str(int(min_samples)),
-        contract.KEY_MODEL_VERSION: model_version,
-        contract.KEY_FILE_SHA256: integrity.PLACEHOLDER,
-        contract.KEY_TRAINING_SUMMARY: training_summary,
-    }
-
-
-def _set_metadata(model: onnx.ModelProto, meta: Mapping[str, str | None]) -> None:
-    kept = {p.key: p.value for p in model.metadata_props}
-    for key, value in meta.items():
-        if value is None:
-            kept.pop(key, None)
-        else:
-            kept[key] = value
-    del model.metadata_props[:]
-    for key, value in kept.items():
-        model.metadata_props.add(key=key, value=value)
-
-
-def _save(model: onnx.ModelProto, path: Path, seal: bool) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save_model(model, str(path))
-    values = {p.key: p.value for p in model.metadata_props}
-    if seal and values.get(contract.KEY_FILE_SHA256) == integrity.PLACEHOLDER:
-        integrity.seal(path)
-    return path
-
-
 def build_toy_model(
     path: str | Path,
     labels: Sequence[str] = DEFAULT_LABELS,
@@ -235,7 +189,7 @@ def build_toy_model(
     hop_seconds: float = 0.5,
     detection_threshold: float = 0.5,
     cause_min_confidence: float = 0.3,
-    sample_rate: int = 16000,
+    sample_rate: int = SAMPLE_RATE,
     min_samples: int | None = None,
     midpoint_db: float = -30.0,
     slope_per_db: float = 0.5,
@@ -276,36 +230,14 @@ def build_toy_model(
     )
     model.ir_version = min(model.ir_version, 9)  # loadable by onnxruntime releases from 1.16 on
     onnx.checker.check_model(model)
-    meta: dict[str, str | None] = dict(
-        toy_metadata(
-            labels,
-            sample_rate=sample_rate,
-            window_seconds=window_seconds,
-            hop_seconds=hop_seconds,
-            detection_threshold=detection_threshold,
-            cause_min_confidence=cause_min_confidence,
-            min_samples=min_samples,
-            model_version=model_version,
-            training_summary=training_summary,
-        )
-    )
+    meta: dict[str, str | None] = dict(metadata_for(
+        labels, detection_threshold, cause_min_confidence, window_seconds, hop_seconds, min_samples,
+        model_version, training_summary, sample_rate=sample_rate,
+    ))
     meta.update(metadata_overrides or {})
-    _set_metadata(model, meta)
-    return _save(model, Path(path), seal)
-
-
-def rewrite_metadata(src: str | Path, dst: str | Path, updates: Mapping[str, str | None], *, seal: bool = True) -> Path:
-    """Copy an ONNX model with some metadata changed (None deletes a key), re-sealed by default.
-
-    With ``seal=True`` the integrity value is reset to the placeholder and sealed again, so the copy
-    fails only for the reason the caller planted.
-    """
-    model = onnx.load_model(str(src))
-    updates = dict(updates)
-    if seal and contract.KEY_FILE_SHA256 not in updates:
-        updates[contract.KEY_FILE_SHA256] = integrity.PLACEHOLDER
-    _set_metadata(model, updates)
-    return _save(model, Path(dst), seal)
+    update_metadata(model, meta)
+    save_model(model, path, seal=seal)
+    return Path(path)
 
 
 def build_foreign_model(path: str | Path) -> Path:
@@ -327,7 +259,7 @@ def build_foreign_model(path: str | Path) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m export.toy_model OUT.onnx [--kind band] [--bloat-bytes N]``: write a toy model."""
+    """``python -m export.modelfile.toy OUT.onnx [--kind band] [--bloat-bytes N]``: write a toy model."""
     import argparse
 
     parser = argparse.ArgumentParser(description=main.__doc__)

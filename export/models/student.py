@@ -2,7 +2,7 @@
 
 Why this shape: the teacher (YAMNet, ~3.7M parameters plus heads) is too large for the target (an int8
 file <= 400 KB with its front-end), so a depthwise-separable CNN of < 250k parameters learns from it
-by distillation (``export.distill``). The front-end is the same ``LogMelFrontend`` the teacher uses,
+by distillation (``export.training.distill``). The front-end is the same ``LogMelFrontend`` the teacher uses,
 inside the graph, so one ONNX file maps raw audio to probabilities.
 
 Two details keep the model honest about its input:
@@ -14,8 +14,8 @@ Two details keep the model honest about its input:
   phone held the mic close or far. Because nothing in the network depends on the clip's extent
   beyond that second, one pass over a long clip gives every scoring window's embedding frames at
   once (:meth:`CryStudent.forward_windows`), instead of running the network on overlapping windows
-  that see every second twice. ``normalisation="utterance"`` (over all frames of the input) was
-  the first version; it is kept so its checkpoints still load;
+  that see every second twice. ``normalisation="utterance"`` (over all frames of the input) is
+  kept so checkpoints trained with it still load;
 * padded training batches carry ``lengths``; every layer zeroes the padded frames before the next
   convolution (exactly what the convolution's own zero padding does for a clip alone), the
   normalisation and the pooling ignore them, so a clip scores the same alone or in a padded batch.
@@ -31,10 +31,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .frontend import HOP_SAMPLES, SAMPLE_RATE, LogMelFrontend, lengths_to_mask, num_frames, num_patches_from_frames
-from .pooling import POOLINGS, make_pooling
+from export.audio.frontend import LogMelFrontend, lengths_to_mask, num_frames, num_patches_from_frames
+from export.constants import HOP_SAMPLES, SAMPLE_RATE
+from export.models.pooling import POOLINGS, make_pooling
 
-#: The student's hard limit on parameters (issue 3); tested.
+#: The student's hard limit on parameters; tested.
 MAX_PARAMETERS = 250_000
 NORMALISATIONS = ("utterance", "local")
 #: Fields added after the first shipped student, with the values that student had: a checkpoint
@@ -78,7 +79,7 @@ class StudentConfig:
     norm_eps: float = 1e-2  # added to the normalisation variance: silence is not amplified without bound
     frontend_dtype: str = "float32"  # or "float64" (the front-end's exact default)
     frame_stride: int = 3  # log-mel frames every 10 ms x frame_stride (see LogMelFrontend)
-    normalisation: str = "local"  # or "utterance" (the first version's; see the module docstring)
+    normalisation: str = "local"  # or "utterance" (see the module docstring)
     norm_frames: int = 65  # "local" only: odd; 65 frames of 30 ms = the frame and 0.96 s either side
 
     def __post_init__(self) -> None:

@@ -8,12 +8,14 @@ once, to measure.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
-from . import metrics
-from .augment import mix_at_snr
+from export.audio.augment import mix_at_snr
+from export.constants import SAMPLE_RATE
+from export.evaluation import metrics
 
 SNRS_DB = (-5.0, 0.0, 5.0, 10.0, 20.0)
 
@@ -45,9 +47,8 @@ class EvalSet:
     cause_groups: np.ndarray
 
 
-#: Weight of cause balanced accuracy in :func:`selection_score`. The validation side holds about 50
-#: curated cries, 4 of them outside "hungry": its cause figure is mostly noise, and letting it weigh as
-#: much as detection picked half-trained models (measured: epoch 0, detection F1 0.78 on test).
+#: Weight of cause balanced accuracy in :func:`selection_score`: the validation side's cause figure
+#: rests on a handful of minority-cause clips, so detection leads (docs/decisions.md).
 CAUSE_SELECTION_WEIGHT = 0.25
 
 
@@ -151,3 +152,16 @@ def recall_vs_snr(
         p = np.asarray(score_waves(mixed), dtype=np.float64)
         out[f"{snr:g}"] = float((p >= threshold).mean())
     return out
+
+
+def sdk_scores(path: Path, ids: Sequence[str], waves: Sequence[np.ndarray], threads: int) -> Scores:
+    """Score clips through the SDK exactly as an app would (windows, aggregation)."""
+    from infantcry_sdk import CryClassifier
+
+    clf = CryClassifier.load(path, threads=threads)
+    preds = clf.predict_batch(list(waves), sample_rate=SAMPLE_RATE)
+    return Scores(
+        list(ids),
+        np.array([p.cry_probability for p in preds]),
+        np.array([[p.cause_probabilities[l] for l in clf.labels] for p in preds]),
+    )

@@ -1,0 +1,1 @@
+"""The networks: the YAMNet port, clip pooling, the teacher head and the student."""

@@ -1,0 +1,87 @@
+"""Stage ``student``: the distilled student and, for the comparison, the same student trained without
+the teacher (and a distilled student with attention pooling, when that is not already the default)."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from export.audio.augment import Augmenter
+from export.data.catalog import background_clips
+from export.data.context import DataContext
+from export.evaluation.evaluate import selection_score
+from export.models.student import StudentConfig, count_parameters, save_student
+from export.pipeline import Run
+from export.training.distill import Item, predict, train_student
+
+
+@dataclass
+class StudentInfo:
+    path: Path
+    parameters: int
+    epochs: int
+    best_epoch: int
+    best_val_score: float
+    seconds: float
+    pooling: str
+
+
+@dataclass
+class StudentResult:
+    variants: dict[str, StudentInfo]
+
+
+def _student_items(ctx: DataContext, side: str) -> list[Item]:
+    """(clip_id, waveform, is_cry, cause index or -1) for every clip with a verified cry label."""
+    index = {lab: i for i, lab in enumerate(ctx.labels)}
+    clips = [c for c in ctx.side(side) if c.is_cry is not None]
+    return [(c.clip_id, w, int(c.is_cry), index.get(c.cause, -1) if c.cause else -1) for c, w in zip(clips, ctx.waves(clips))]
+
+
+def _val_score(labels: Sequence[str]):
+    """Early stopping on validation, as for the teacher: :func:`export.evaluation.evaluate.selection_score`."""
+
+    def score(model, items: Sequence[Item]) -> float:
+        cry, causes = predict(model, [it[1] for it in items])
+        has_cause = np.array([it[3] >= 0 for it in items], dtype=bool)
+        cause_y = np.array([it[3] for it in items])[has_cause]
+        return selection_score(np.array([it[2] for it in items]), cry, cause_y, causes[has_cause], labels)
+
+    return score
+
+
+def _teacher_targets(run: Run) -> dict[str, tuple[float, np.ndarray]]:
+    z = np.load(run.require("teacher_logits.npz", "teacher"))
+    return {str(i): (float(c), k) for i, c, k in zip(z["clip_ids"], z["cry_logit"], z["cause_logits"])}
+
+
+def _variants(run: Run, n_causes: int) -> dict[str, tuple[StudentConfig, bool]]:
+    scfg = StudentConfig(**{**run.config.student.to_dict(), "n_causes": n_causes})
+    variants = {"distilled": (scfg, True), "plain": (scfg, False)}
+    if scfg.pooling != "attention":
+        variants["distilled_attention"] = (StudentConfig(**{**scfg.to_dict(), "pooling": "attention"}), True)
+    return variants
+
+
+def run(run: Run, ctx: DataContext) -> StudentResult:
+    t0 = time.time()
+    cfg = run.config
+    train, val = _student_items(ctx, "train"), _student_items(ctx, "val")
+    targets = _teacher_targets(run)
+    noise = ctx.waves(background_clips(ctx.clips, ctx.splits.train))
+    outputs, infos = [], {}
+    for name, (sc, distill) in _variants(run, len(ctx.labels)).items():
+        model, history = train_student(
+            train, val, targets, cfg.distill, student_config=sc, distill=distill, augmenter=Augmenter(noise, seed=cfg.seed),
+            val_score=_val_score(ctx.labels), seed=cfg.seed, threads=cfg.threads,
+        )
+        path = save_student(model, run.path(f"student_{name}.pt"))
+        outputs += [path, run.write_json(f"student_{name}_history.json", history.to_dict())]
+        infos[name] = StudentInfo(path, count_parameters(model), len(history.epochs), history.best_epoch,
+                                  history.best_score, round(history.seconds, 1), sc.pooling)
+    run.record("student", outputs, time.time() - t0,
+               {k: {f: v for f, v in vars(i).items() if f != "path"} for k, i in infos.items()})
+    return StudentResult(infos)

@@ -1,0 +1,1 @@
+"""Training: the one fit loop, distillation losses and targets, and the cached backbone feature pass."""

@@ -1,0 +1,133 @@
+"""The one training loop: the teacher head and the student both train through :func:`fit`.
+
+What it owns, so no model trains differently by accident: seeding (torch and the numpy generator the
+batches draw from, set before the model is built), deterministic kernels where torch has them, the
+torch thread count (restored afterwards), gradient clipping, the per-step learning-rate schedule, the
+per-epoch validation score, keeping the best epoch's weights and early stopping after ``patience``
+epochs without a better score. What it does not own: the batches, the loss and the score, which the
+caller passes as functions. One process, one loop: the shape a ``DistributedDataParallel`` wrapper
+needs (wrap the model from ``make_model``, shard ``batches``).
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import torch
+from torch import nn
+
+
+@dataclass
+class FitSettings:
+    """How the loop runs; each model's config supplies these values."""
+
+    epochs: int
+    patience: int  # epochs without a better validation score before stopping
+    grad_clip: float
+    seed: int = 0
+    threads: int | None = None  # torch threads while training (restored afterwards); None: leave as is
+    progress: bool = True  # a tqdm bar over the epochs
+    label: str = "model"
+
+
+@dataclass
+class EpochLog:
+    epoch: int
+    train_loss: float
+    parts: dict[str, float]  # mean of each loss term over the epoch
+    val_score: float
+    seconds: float
+
+
+@dataclass
+class FitHistory:
+    epochs: list[EpochLog] = field(default_factory=list)
+    best_epoch: int = -1
+    best_score: float = -math.inf
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+#: One optimisation step's loss and its named parts (floats, for the log).
+LossFn = Callable[[nn.Module, Any], tuple[torch.Tensor, dict[str, float]]]
+
+
+def fit(
+    make_model: Callable[[], nn.Module],
+    make_optimizer: Callable[[nn.Module], tuple[torch.optim.Optimizer, Any]],
+    batches: Callable[[np.random.Generator], Iterable[Any]],
+    loss: LossFn,
+    score: Callable[[nn.Module], float] | None,
+    settings: FitSettings,
+) -> tuple[nn.Module, FitHistory]:
+    """Train ``make_model()``; return it with the best epoch's weights (eval mode) and the history.
+
+    ``make_optimizer(model)`` gives the optimizer and a per-step scheduler (or None);
+    ``batches(rng)`` yields one epoch's batches; ``loss(model, batch)`` the loss to minimise;
+    ``score(model)`` the validation score (higher is better; None: minus the epoch's training loss).
+    """
+    previous_threads = torch.get_num_threads()
+    previous_deterministic = torch.are_deterministic_algorithms_enabled()
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        torch.manual_seed(settings.seed)
+        rng = np.random.default_rng(settings.seed)
+        model = make_model()
+        opt, sched = make_optimizer(model)
+        return _loop(model, opt, sched, batches, loss, score, settings, rng)
+    finally:
+        torch.set_num_threads(previous_threads)
+        torch.use_deterministic_algorithms(previous_deterministic)
+
+
+def _loop(model, opt, sched, batches, loss, score, settings: FitSettings, rng) -> tuple[nn.Module, FitHistory]:
+    from tqdm.auto import tqdm
+
+    start = time.perf_counter()
+    history = FitHistory()
+    best_state = copy.deepcopy(model.state_dict())
+    bar = tqdm(range(settings.epochs), desc=settings.label, disable=not settings.progress, leave=False)
+    for epoch in bar:
+        t0 = time.perf_counter()
+        mean_loss, parts = _epoch(model, opt, sched, batches(rng), loss, settings.grad_clip)
+        val = float(score(model)) if score is not None else -mean_loss
+        model.train()
+        history.epochs.append(EpochLog(epoch, mean_loss, parts, val, time.perf_counter() - t0))
+        bar.set_postfix(loss=f"{mean_loss:.4f}", val=f"{val:.4f}")
+        if val > history.best_score:
+            history.best_score, history.best_epoch = val, epoch
+            best_state = copy.deepcopy(model.state_dict())
+        elif epoch - history.best_epoch >= settings.patience:
+            break
+    model.load_state_dict(best_state)
+    model.eval()
+    history.seconds = time.perf_counter() - start
+    return model, history
+
+
+def _epoch(model, opt, sched, batches: Iterable[Any], loss: LossFn, grad_clip: float) -> tuple[float, dict[str, float]]:
+    """One pass over ``batches``: the mean loss and the mean of each loss part."""
+    model.train()
+    total, steps, sums = 0.0, 0, {}
+    for batch in batches:
+        value, parts = loss(model, batch)
+        opt.zero_grad(set_to_none=True)
+        value.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        opt.step()
+        if sched is not None:
+            sched.step()
+        total += float(value.detach())
+        steps += 1
+        for key, v in parts.items():
+            sums[key] = sums.get(key, 0.0) + v
+    steps = max(steps, 1)
+    return total / steps, {k: v / steps for k, v in sums.items()}
