@@ -65,7 +65,7 @@ def _items(n: int, seed: int) -> list[TrainItem]:
         emb = rng.normal(0, 1, (3, 1024))
         emb[:, :512] += 2.0 * cry  # a direction (LayerNorm removes a constant offset)
         emb = emb.astype(np.float16)
-        feats = ClipFeatures(emb, emb, rng.uniform(0, 1, 3).astype(np.float32))
+        feats = ClipFeatures(emb, emb, rng.uniform(0, 1, 3).astype(np.float32), rng.uniform(0, 1, (3, 9)).astype(np.float16))
         out.append(TrainItem(f"c{seed}_{i}", feats, cry, cause=i % 3 if cry else -1, tag=i % 9))
     return out
 

@@ -49,3 +49,14 @@ def test_rooms_are_real_impulse_responses() -> None:
 def test_background_needed_when_mixing() -> None:
     with pytest.raises(ValueError, match="background"):
         HomeAugmenter([], HomeAugmentConfig(p_reverb=0.0))
+
+
+def test_baby_like_stand_in_keeps_length_and_raises_pitch() -> None:
+    from export.audio.home_augment import baby_like_stand_in
+
+    t = np.arange(SR) / SR
+    tone = (0.3 * np.sin(2 * np.pi * 300 * t)).astype(np.float32)
+    y = baby_like_stand_in(tone, np.random.default_rng(0))
+    assert y.shape == tone.shape and y.dtype == np.float32
+    peak_hz = np.fft.rfftfreq(y.size, 1 / SR)[np.argmax(np.abs(np.fft.rfft(y)))]
+    assert 300 * 2 ** (2.5 / 12) < peak_hz < 300 * 2 ** (7.5 / 12)

@@ -124,3 +124,16 @@ class HomeAugmenter:
         y = fftconvolve(x, rir)[: x.size]
         peak_in, peak_out = float(np.abs(x).max() or 1.0), float(np.abs(y).max() or 1.0)
         return (y * (peak_in / peak_out)).astype(np.float32)
+
+
+def baby_like_stand_in(wave: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Laughter or a child's voice pitched up 3 to 7 semitones: a stand-in for baby laughter and babble,
+    which the data does not hold (``audiomentations.PitchShift``)."""
+    import audiomentations as A
+
+    seed = int(rng.integers(2**31))
+    random.seed(seed)
+    np.random.seed(seed)
+    shift = A.PitchShift(min_semitones=3.0, max_semitones=7.0, p=1.0)
+    x = shift(samples=np.array(wave, dtype=np.float32, copy=True).reshape(1, -1), sample_rate=SAMPLE_RATE)[0]
+    return np.clip(x, -1.0, 1.0).astype(np.float32)

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from export.models.pooling import make_pooling
+from export.models.yamnet import CONTEXT_CLASSES
 
 from export.data.catalog import TAG_LABELS as PARENT_TAGS
 
@@ -45,9 +46,17 @@ class TeacherConfig:
     cause_loss_weight: float = 1.0
     tag_loss_weight: float = 0.3  # auxiliary 9-way parent tags; 0 turns them off
     cry_gate: float = 0.0  # >0: pool only frames whose YAMNet cry score >= this (fallback: all frames)
-    augment_copies: int = 1  # noisy copies of each training cry whose features are cached too
+    augment_copies: int = 1  # home-augmented copies of each training cry whose features are cached too
+    negative_augment_copies: int = 1  # the same for each training negative (the chain must not mean "cry")
+    hard_negative_weight: float = 2.0  # loss weight of baby-like negatives (laughter, children, child speech)
+    # Pitch-shifted (+3 to +7 semitones) training-side laughter and child speech as stand-ins for baby
+    # laughter and babble; kept only if the VALIDATION score improves (the report says what they did).
+    baby_like_stand_ins: bool = True
     patience: int = 30  # epochs without a better validation score before stopping (30 = never, at 30 epochs)
     grad_clip: float = 5.0
+    # The head also reads YAMNet's AudioSet scores of the cries and the baby-like sounds (pooled mean and
+    # max), which separate crying from baby laughter and babble that our data barely holds.
+    audioset_context: bool = True
 
 
 @dataclass
@@ -57,6 +66,7 @@ class ClipFeatures:
     features: np.ndarray  # [P, ...] float16: what the trainable part reads (embeddings, or block activations)
     embeddings: np.ndarray  # [P, 1024] float16: the frozen backbone's embeddings (baselines, ablation)
     cry_scores: np.ndarray  # [P] float32: max of YAMNet's "Baby cry" and "Crying, sobbing" (also the zero-shot baseline)
+    context_scores: np.ndarray  # [P, C] float16: YAMNet's AudioSet scores of export.models.yamnet.CONTEXT_CLASSES
 
 
 @dataclass
@@ -96,6 +106,8 @@ class TeacherHead(nn.Module):
         self.pool = make_pooling(pooling or config.pooling, d, heads=config.attention_heads)
         d = self.pool.out_dim
         self.trunk = nn.Dropout(config.dropout) if config.hidden_dim > 0 else nn.Identity()
+        self.context_dim = 2 * len(CONTEXT_CLASSES) if config.audioset_context else 0
+        d += self.context_dim
         self.cry = nn.Linear(d, 1)
         self.cause = nn.Linear(d, n_causes)
         self.tag = nn.Linear(d, len(PARENT_TAGS))
@@ -106,9 +118,21 @@ class TeacherHead(nn.Module):
         out = self.blocks(feats.reshape(b * p, *feats.shape[2:]))
         return out.reshape(b, p, -1)
 
-    def forward(self, feats: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, feats: torch.Tensor, mask: torch.Tensor, context: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         h = self.trunk(self.pool(self.project(self.embed_frames(feats)), mask))
+        if self.context_dim:
+            h = torch.cat([h, pooled_context(context, mask)], dim=-1)
         return self.cry(h).squeeze(-1), self.cause(h), self.tag(h)
+
+
+def pooled_context(context: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """[B, P, C] AudioSet scores -> [B, 2C]: their mean and max over the clip's real patches."""
+    m = mask.unsqueeze(-1).to(context.dtype)
+    mean = (context * m).sum(dim=1) / m.sum(dim=1).clamp_min(1.0)
+    top = context.masked_fill(~mask.unsqueeze(-1), 0.0).amax(dim=1)
+    return torch.cat([mean, top], dim=-1)
 
 
 def collate(items: Sequence[TrainItem], cry_gate: float = 0.0) -> dict[str, torch.Tensor]:
@@ -120,10 +144,12 @@ def collate(items: Sequence[TrainItem], cry_gate: float = 0.0) -> dict[str, torc
     p_max = max(len(it.feats.features) for it in items)
     shape = items[0].feats.features.shape[1:]
     feats = np.zeros((len(items), p_max, *shape), dtype=np.float32)
+    context = np.zeros((len(items), p_max, items[0].feats.context_scores.shape[1]), dtype=np.float32)
     mask = np.zeros((len(items), p_max), dtype=bool)
     for i, it in enumerate(items):
         n = len(it.feats.features)
         feats[i, :n] = it.feats.features
+        context[i, :n] = it.feats.context_scores
         keep = np.ones(n, dtype=bool)
         if cry_gate > 0:
             gated = it.feats.cry_scores >= cry_gate
@@ -132,6 +158,7 @@ def collate(items: Sequence[TrainItem], cry_gate: float = 0.0) -> dict[str, torc
         mask[i, :n] = keep
     return {
         "feats": torch.from_numpy(feats),
+        "context": torch.from_numpy(context),
         "mask": torch.from_numpy(mask),
         "is_cry": torch.tensor([it.is_cry for it in items], dtype=torch.float32),
         "cause": torch.tensor([it.cause for it in items], dtype=torch.long),
@@ -172,7 +199,7 @@ def predict(head: TeacherHead, items: Sequence[TrainItem], config: TeacherConfig
     cry, cause = [], []
     for i in range(0, len(items), batch_size):
         b = collate(items[i : i + batch_size], config.cry_gate)
-        c, k, _ = head(b["feats"], b["mask"])
+        c, k, _ = head(b["feats"], b["mask"], b["context"])
         cry.append(c.numpy())
         cause.append(k.numpy())
     n_causes = head.cause.out_features
@@ -222,7 +249,9 @@ def save_teacher(path: str | Path, head: TeacherHead, config: TeacherConfig, lab
 
 def _config_from(saved: dict) -> TeacherConfig:
     known = {f.name for f in dataclasses.fields(TeacherConfig)}  # a file may predate a field
-    return TeacherConfig(**{k: v for k, v in saved["config"].items() if k in known})
+    values = {k: v for k, v in saved["config"].items() if k in known}
+    values.setdefault("audioset_context", False)  # files from before the context inputs have none
+    return TeacherConfig(**values)
 
 
 def teacher_config(path: str | Path) -> TeacherConfig:

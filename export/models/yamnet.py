@@ -46,6 +46,14 @@ BABY_CRY = 20  # "Baby cry, infant cry"
 CRYING_SOBBING = 19  # "Crying, sobbing"
 CRY_CLASSES = (BABY_CRY, CRYING_SOBBING)
 CRY_CLASS_NAMES = {BABY_CRY: "Baby cry, infant cry", CRYING_SOBBING: "Crying, sobbing"}
+#: AudioSet classes whose scores the teacher may read beside the embeddings: the cries, and the
+#: baby-like sounds YAMNet was shown and our data barely holds (baby laughter, giggle, babbling, child
+#: speech, children playing), with laughter and speech as their adult counterparts.
+CONTEXT_CLASSES = (BABY_CRY, CRYING_SOBBING, 14, 15, 4, 1, 66, 13, 0)
+CONTEXT_CLASS_NAMES = (
+    "Baby cry, infant cry", "Crying, sobbing", "Baby laughter", "Giggle", "Babbling",
+    "Child speech, kid speaking", "Children playing", "Laughter", "Speech",
+)
 
 #: (kind, stride, output channels) of YAMNet's 14 layers (yamnet.py's _YAMNET_LAYER_DEFS).
 LAYERS: tuple[tuple[str, int, int], ...] = (

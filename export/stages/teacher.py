@@ -14,9 +14,10 @@ from typing import Sequence
 
 import numpy as np
 
-from export.audio.augment import Augmenter
+from export.audio.home_augment import HomeAugmentConfig, HomeAugmenter, baby_like_stand_in
 from export.constants import YAMNET_TFLITE
 from export.data.catalog import TAG_LABELS, Clip, background_clips
+from export.data.noise import load_noise
 from export.data.context import DataContext
 from export.evaluation import metrics
 from export.evaluation.evaluate import (
@@ -54,13 +55,15 @@ class TeacherResult:
     cause_balanced_accuracy: float
 
 
-def _items(ctx: DataContext, clips: Sequence[Clip], feats: dict[str, ClipFeatures], use_uncurated: bool) -> list[TrainItem]:
+def _items(ctx: DataContext, clips: Sequence[Clip], feats: dict[str, ClipFeatures], use_uncurated: bool,
+           hard_negative_weight: float = 1.0) -> list[TrainItem]:
     index = {lab: i for i, lab in enumerate(ctx.labels)}
     tags = {t: i for i, t in enumerate(TAG_LABELS)}
     return [
         TrainItem(
             clip_id=c.clip_id, feats=feats[c.clip_id], is_cry=-1 if c.is_cry is None else int(c.is_cry),
             cause=index.get(c.cause, -1) if c.cause else -1, tag=tags.get(c.tag, -1) if c.tag else -1, group=c.group,
+            weight=hard_negative_weight if c.hard_negative else 1.0,
         )
         for c in clips if c.is_cry is not None or use_uncurated
     ]
@@ -69,7 +72,7 @@ def _items(ctx: DataContext, clips: Sequence[Clip], feats: dict[str, ClipFeature
 def _frozen_view(items: Sequence[TrainItem]) -> list[TrainItem]:
     """The same items reading the frozen backbone's embeddings (for the baselines and ablation)."""
     return [
-        replace(it, feats=ClipFeatures(it.feats.embeddings, it.feats.embeddings, it.feats.cry_scores)) for it in items
+        replace(it, feats=replace(it.feats, features=it.feats.embeddings)) for it in items
     ]
 
 
@@ -149,23 +152,51 @@ class _Sides:
         return TrainedHead(head, config, thr, conf, test, hist.epochs, hist.best_epoch, vs)
 
 
-def _features(run: Run, ctx: DataContext, extractor: FeatureExtractor) -> tuple[dict[str, ClipFeatures], list[Clip]]:
-    """Backbone features of every clip, plus noisy copies of the training cries (backgrounds from the
-    training side only), each set cached once."""
+def home_augmenter(run: Run, ctx: DataContext) -> HomeAugmenter:
+    """The home-like augmentation chain over training-side negatives and the household noise
+    recordings (never a validation or test background)."""
+    train_ids = [c.clip_id for c in ctx.side("train")]
+    backgrounds = ctx.waves(background_clips(ctx.clips, train_ids, include_speech=True))
+    backgrounds += [n.samples for n in load_noise(run.data_root)]
+    return HomeAugmenter(backgrounds, HomeAugmentConfig(seed=run.config.seed))
+
+
+def _copies(clips: Sequence[Clip], waves: Sequence[np.ndarray], copies: int, tag: str, make, rng) -> tuple[list[Clip], list[np.ndarray]]:
+    """``copies`` transformed copies of each clip (``make(wave, rng)``), with ids ``<id>#<tag><k>``."""
+    out_c, out_w = [], []
+    for k in range(copies):
+        for c, w in zip(clips, waves):
+            out_c.append(replace(c, clip_id=f"{c.clip_id}#{tag}{k}"))
+            out_w.append(make(w, rng))
+    return out_c, out_w
+
+
+@dataclass
+class _Extra:
+    """Training-only clips made from the training side: home-augmented copies and baby-like stand-ins."""
+
+    augmented: list[Clip]
+    stand_ins: list[Clip]
+
+
+def _features(run: Run, ctx: DataContext, extractor: FeatureExtractor) -> tuple[dict[str, ClipFeatures], _Extra]:
+    """Backbone features of every clip, of home-augmented copies of the training cries and negatives
+    and of the baby-like stand-ins, each set cached once."""
     tc, seed = run.config.teacher, run.config.seed
     everything = ctx.side("test") + ctx.side("dev")
     feats = extract_cached(extractor, [c.clip_id for c in everything], ctx.waves(everything), run.cache_dir, "clips")
-    train_c = ctx.side("train")
-    aug = Augmenter(ctx.waves(background_clips(ctx.clips, [c.clip_id for c in train_c])), seed=seed)
-    rng = np.random.default_rng(seed)
-    cries = [c for c in train_c if c.is_cry]
-    aug_clips, aug_waves = [], []
-    for k in range(tc.augment_copies):
-        for c, w in zip(cries, ctx.waves(cries)):
-            aug_clips.append(replace(c, clip_id=f"{c.clip_id}#aug{k}"))
-            aug_waves.append(aug(w, rng))
-    feats.update(extract_cached(extractor, [c.clip_id for c in aug_clips], aug_waves, run.cache_dir, f"aug-s{seed}"))
-    return feats, aug_clips
+    train_c = [c for c in ctx.side("train") if c.is_cry is not None]
+    aug, rng = home_augmenter(run, ctx), np.random.default_rng(seed)
+    cries, negatives = [c for c in train_c if c.is_cry], [c for c in train_c if not c.is_cry]
+    aug_c, aug_w = _copies(cries, ctx.waves(cries), tc.augment_copies, "aug", aug, rng)
+    neg_c, neg_w = _copies(negatives, ctx.waves(negatives), tc.negative_augment_copies, "aug", aug, rng)
+    baby_like = [c for c in negatives if c.hard_negative and c.category in ("laughing", "children_playing") or
+                 (c.hard_negative and c.source == "speech")] if tc.baby_like_stand_ins else []
+    stand_c, stand_w = _copies(baby_like, ctx.waves(baby_like), 1, "babylike", baby_like_stand_in, rng)
+    extra = _Extra(aug_c + neg_c, stand_c)
+    feats.update(extract_cached(extractor, [c.clip_id for c in extra.augmented], aug_w + neg_w, run.cache_dir, f"homeaug-s{seed}"))
+    feats.update(extract_cached(extractor, [c.clip_id for c in stand_c], stand_w, run.cache_dir, f"babylike-s{seed}"))
+    return feats, extra
 
 
 def _ablation(sides: _Sides, config: TeacherConfig, poolings: Sequence[str]) -> dict[str, TrainedHead]:
@@ -232,11 +263,13 @@ def _baselines(sides: _Sides, train: list[TrainItem], config: TeacherConfig) -> 
 def _cross_validation(sides: _Sides, train: list[TrainItem], config: TeacherConfig, threshold: float) -> list[dict]:
     """Grouped folds over the development side: fixed epochs, F1 at the teacher's threshold."""
     ctx = sides.ctx
-    dev_items = {it.clip_id: it for it in train + sides.val if it.weight == 1.0}  # no weak labels: no leakage
+    # verified clips only (no weak labels: no leakage); made copies train with the fold of their original
+    dev_items = {it.clip_id: it for it in train + sides.val
+                 if "#" not in it.clip_id and ctx.by_id[it.clip_id].is_cry is not None}
     aug_of: dict[str, list[TrainItem]] = {}
     for it in train:
-        if "#aug" in it.clip_id:
-            aug_of.setdefault(it.clip_id.split("#aug")[0], []).append(it)
+        if "#" in it.clip_id:
+            aug_of.setdefault(it.clip_id.split("#")[0], []).append(it)
     tail = sides.tail if config.fine_tune_blocks > 0 else None
     cv = []
     for fold_train, fold_val in ctx.splits.folds:
@@ -278,29 +311,66 @@ def _teacher_summary(run: Run, main: TrainedHead, weak: _WeakRound, params: int,
     }
 
 
-def _sides(run: Run, ctx: DataContext, extractor: FeatureExtractor) -> tuple[_Sides, int]:
+def _home_data_summary(context_info: dict, stand_in_info: dict, config: TeacherConfig) -> dict:
+    return {
+        "audioset_context": context_info, "baby_like_stand_ins": stand_in_info,
+        "hard_negative_weight": config.hard_negative_weight,
+        "augmentation": "export.audio.home_augment (room reverb, -5..20 dB backgrounds, -70..-40 dBFS noise floor, "
+                        "8 kHz band, +-20 dB gain, EQ tilt, mild clipping), on cries and negatives",
+    }
+
+
+def _sides(run: Run, ctx: DataContext, extractor: FeatureExtractor) -> tuple[_Sides, list[TrainItem], int]:
+    """The teacher's sides, the baby-like stand-in items (not yet in training) and the augmented count."""
     cfg = run.config
-    feats, aug_clips = _features(run, ctx, extractor)
+    feats, extra = _features(run, ctx, extractor)
     use_uncurated = cfg.data.use_uncurated == "aux_tags"
+    hard = cfg.teacher.hard_negative_weight
     val_c, test_c = ctx.side("val"), ctx.side("test")
     sides = _Sides(
-        ctx, _items(ctx, ctx.side("train") + aug_clips, feats, use_uncurated), _items(ctx, val_c, feats, False),
-        _items(ctx, test_c, feats, False), ctx.eval_set(val_c), ctx.eval_set(test_c), cfg.n_boot, cfg.seed, cfg.threads,
-        extractor.tail if cfg.teacher.fine_tune_blocks > 0 else None, feats,
+        ctx, _items(ctx, ctx.side("train") + extra.augmented, feats, use_uncurated, hard),
+        _items(ctx, val_c, feats, False), _items(ctx, test_c, feats, False), ctx.eval_set(val_c), ctx.eval_set(test_c),
+        cfg.n_boot, cfg.seed, cfg.threads, extractor.tail if cfg.teacher.fine_tune_blocks > 0 else None, feats,
     )
-    return sides, len(aug_clips)
+    return sides, _items(ctx, extra.stand_ins, feats, False, hard), len(extra.augmented)
 
 
-def _choose_teacher(sides: _Sides, config: TeacherConfig, poolings: Sequence[str]) -> tuple[TrainedHead, dict]:
-    """The pooling ablation, then the teacher: with pooling "auto" the ablation's best VALIDATION score
-    chooses (never test); the ablation's head is reused when nothing else differs."""
+def _keep_if_better(base: TrainedHead, other: TrainedHead, what: str) -> tuple[TrainedHead, dict]:
+    """``other`` if its VALIDATION score is higher, with the figures of both for the report."""
+    kept = other.val_score > base.val_score
+    return (other if kept else base), {
+        "kept": bool(kept), "val_score_without": base.val_score, "val_score_with": other.val_score,
+        "test_without": _brief(base.test), "test_with": _brief(other.test), "what": what,
+    }
+
+
+def _choose_teacher(sides: _Sides, config: TeacherConfig, poolings: Sequence[str]) -> tuple[TrainedHead, dict, dict]:
+    """The pooling ablation, then whether the AudioSet context inputs help: with pooling "auto" the
+    ablation's best VALIDATION score chooses (never test); the ablation's head is reused when nothing
+    else differs."""
     heads = _ablation(sides, config, poolings)
     ablation = {p: {**_brief(r.test), "val_score": r.val_score} for p, r in heads.items()}
     pooling = max(heads, key=lambda k: heads[k].val_score) if config.pooling == "auto" else config.pooling
     config = replace(config, pooling=pooling)
-    if config.fine_tune_blocks == 0 and pooling in heads:
-        return heads[pooling], ablation
-    return sides.fit(config), ablation
+    main = heads[pooling] if config.fine_tune_blocks == 0 and pooling in heads else sides.fit(config)
+    if not config.audioset_context:
+        return main, ablation, {"kept": False, "what": "off in the config"}
+    without = sides.fit(replace(config, audioset_context=False))
+    chosen, info = _keep_if_better(without, main, "YAMNet AudioSet scores (cries, baby laughter, giggle, babbling, "
+                                   "child speech, children playing, laughter, speech) as head inputs")
+    return chosen, ablation, info
+
+
+def _stand_ins(sides: _Sides, main: TrainedHead, stand_ins: list[TrainItem]) -> tuple[_Sides, TrainedHead, dict]:
+    """Train again with the baby-like stand-ins; keep them only if VALIDATION improves."""
+    if not stand_ins:
+        return sides, main, {"kept": False, "what": "no stand-ins made", "n": 0}
+    with_them = replace(sides, train=sides.train + stand_ins)
+    other = with_them.fit(main.config)
+    chosen, info = _keep_if_better(main, other, "training-side laughter, children playing and child speech pitch-shifted "
+                                   "up 3-7 semitones, as negatives")
+    info["n"] = len(stand_ins)
+    return (with_them if info["kept"] else sides), chosen, info
 
 
 def run(run: Run, ctx: DataContext) -> TeacherResult:
@@ -310,8 +380,9 @@ def run(run: Run, ctx: DataContext) -> TeacherResult:
     tc = cfg.teacher
     extractor = FeatureExtractor(yamnet, hop_frames=tc.hop_frames, trainable_blocks=tc.fine_tune_blocks,
                                  cache_dir=run.cache_dir, threads=cfg.threads)
-    sides, n_aug = _sides(run, ctx, extractor)
-    main, ablation = _choose_teacher(sides, tc, cfg.pooling_ablation)
+    sides, stand_in_items, n_aug = _sides(run, ctx, extractor)
+    main, ablation, context_info = _choose_teacher(sides, tc, cfg.pooling_ablation)
+    sides, main, stand_in_info = _stand_ins(sides, main, stand_in_items)
     weak = _weak_labels(sides, main, main.config)
     main, tc = weak.main, weak.main.config
     test_c = ctx.side("test")
@@ -326,6 +397,7 @@ def run(run: Run, ctx: DataContext) -> TeacherResult:
     teacher_path = save_teacher(run.path("teacher.pt"), main.head, tc, ctx.labels, main.threshold, main.cause_min_confidence)
     section = {
         "teacher": _teacher_summary(run, main, weak, params, n_aug),
+        "home_data": _home_data_summary(context_info, stand_in_info, tc),
         "detection": main.test["detection"], "cause": main.test["cause"],
         "baselines": _baselines(sides, weak.train, tc), "pooling_ablation": ablation,
         "cv": {"n_folds": len(cv), **(metrics.summarize_folds(cv) if cv else {}), "folds": cv,

@@ -17,22 +17,24 @@ import torch
 
 from export.audio.frontend import LogMelFrontend, frames_to_patches, num_patches
 from export.models.teacher import ClipFeatures
-from export.models.yamnet import CRY_CLASSES, YAMNet
+from export.models.yamnet import CONTEXT_CLASSES, CRY_CLASSES, YAMNet
 
 
 class _BackbonePass(torch.nn.Module):
-    """patches -> (features the head trains on, embeddings, YAMNet cry score): one graph to export."""
+    """patches -> (features the head trains on, embeddings, YAMNet cry score, AudioSet context scores):
+    one graph to export."""
 
     def __init__(self, yamnet: YAMNet, frozen: torch.nn.Module, tail: torch.nn.Module, trainable_blocks: int) -> None:
         super().__init__()
         self.frozen, self.tail, self.classifier = frozen, tail, yamnet.classifier
         self.trainable_blocks = trainable_blocks
 
-    def forward(self, patches: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, patches: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         acts = self.frozen(patches)
         emb = self.tail(acts)
-        scores = torch.sigmoid(self.classifier(emb))[:, list(CRY_CLASSES)].amax(dim=1)
-        return (acts if self.trainable_blocks > 0 else emb), emb, scores
+        audioset = torch.sigmoid(self.classifier(emb))
+        scores = audioset[:, list(CRY_CLASSES)].amax(dim=1)
+        return (acts if self.trainable_blocks > 0 else emb), emb, scores, audioset[:, list(CONTEXT_CLASSES)]
 
 
 @dataclass
@@ -69,13 +71,13 @@ class FeatureExtractor:
         folder = Path(self.cache_dir) if self.cache_dir is not None else Path(tempfile.mkdtemp(prefix="infantcry-yamnet-"))
         folder.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha1(b"".join(v.numpy().tobytes() for v in self.backbone.state_dict().values())).hexdigest()[:12]
-        path = folder / f"yamnet_pass_k{self.trainable_blocks}_{digest}.onnx"
+        path = folder / f"yamnet_pass_ctx_k{self.trainable_blocks}_{digest}.onnx"
         if not path.is_file():
             tmp = path.with_suffix(".tmp.onnx")
             torch.onnx.export(
                 self.backbone, (torch.zeros(2, 96, 64),), str(tmp), input_names=["patches"],
-                output_names=["features", "embeddings", "cry_scores"],
-                dynamic_axes={"patches": {0: "n"}, "features": {0: "n"}, "embeddings": {0: "n"}, "cry_scores": {0: "n"}},
+                output_names=["features", "embeddings", "cry_scores", "context_scores"],
+                dynamic_axes={name: {0: "n"} for name in ("patches", "features", "embeddings", "cry_scores", "context_scores")},
                 opset_version=17, dynamo=False,
             )
             tmp.replace(path)
@@ -88,12 +90,10 @@ class FeatureExtractor:
         return frames_to_patches(logmel, hop_frames=self.hop_frames)[0]
 
     @torch.no_grad()
-    def _run(self, patches: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _run(self, patches: torch.Tensor) -> tuple[np.ndarray, ...]:
         if self._session is not None:
-            feats, emb, scores = self._session.run(None, {"patches": patches.numpy()})
-            return feats, emb, scores
-        feats, emb, scores = self.backbone(patches)
-        return feats.numpy(), emb.numpy(), scores.numpy()
+            return tuple(self._session.run(None, {"patches": patches.numpy()}))
+        return tuple(t.numpy() for t in self.backbone(patches))
 
     @torch.no_grad()
     def extract(self, waves: Sequence[np.ndarray]) -> list[ClipFeatures]:
@@ -104,7 +104,7 @@ class FeatureExtractor:
         def run() -> None:
             if not buf:
                 return
-            feats, emb, scores = self._run(torch.cat(buf))
+            feats, emb, scores, context = self._run(torch.cat(buf))
             start = 0
             for p in buf:
                 n = len(p)
@@ -113,6 +113,7 @@ class FeatureExtractor:
                         features=feats[start : start + n].astype(np.float16),
                         embeddings=emb[start : start + n].astype(np.float16),
                         cry_scores=scores[start : start + n].astype(np.float32),
+                        context_scores=context[start : start + n].astype(np.float16),
                     )
                 )
                 start += n
@@ -131,7 +132,7 @@ def cache_key(clip_ids: Iterable[str], extractor: FeatureExtractor, extra: str =
     for c in clip_ids:
         h.update(c.encode())
         h.update(b"\0")
-    h.update(f"hop={extractor.hop_frames}|k={extractor.trainable_blocks}|{extra}".encode())
+    h.update(f"hop={extractor.hop_frames}|k={extractor.trainable_blocks}|context|{extra}".encode())
     return h.hexdigest()[:16]
 
 

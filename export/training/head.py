@@ -33,7 +33,7 @@ class _HeadLoss:
 
     def __call__(self, head: TeacherHead, b: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         cfg = self.config
-        cry, cause, tag = head(b["feats"], b["mask"])
+        cry, cause, tag = head(b["feats"], b["mask"], b["context"])
         w = b["weight"]
         known = b["is_cry"] >= 0
         loss = (self.bce(cry, b["is_cry"].clamp_min(0)) * w)[known].mean() if known.any() else cry.sum() * 0
