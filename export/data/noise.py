@@ -45,3 +45,16 @@ def load_noise(root: str | os.PathLike) -> list[NoiseRecording]:
         wave = np.ascontiguousarray(sdk_audio.load(path, None, SAMPLE_RATE), dtype=np.float32)
         out.append(NoiseRecording(r["name"], wave, r["licence"]))
     return out
+
+
+#: Which side of the split each noise recording serves, by its position in the manifest: a background
+#: heard in training must not be the room tone of a test stream.
+NOISE_SIDES = ("train", "val", "test")
+
+
+def noise_for_side(root: str | os.PathLike, side: str) -> list[NoiseRecording]:
+    """The recordings of one side: the manifest's rows dealt out in turn to train, val and test."""
+    if side not in NOISE_SIDES:
+        raise ValueError(f"side must be one of {NOISE_SIDES}, not {side!r}")
+    every = load_noise(root)
+    return [n for i, n in enumerate(every) if NOISE_SIDES[i % len(NOISE_SIDES)] == side]

@@ -17,7 +17,7 @@ import numpy as np
 from export.audio.home_augment import HomeAugmentConfig, HomeAugmenter, baby_like_stand_in
 from export.constants import YAMNET_TFLITE
 from export.data.catalog import TAG_LABELS, Clip, background_clips
-from export.data.noise import load_noise
+from export.data.noise import noise_for_side
 from export.data.context import DataContext
 from export.evaluation import metrics
 from export.evaluation.evaluate import (
@@ -157,7 +157,7 @@ def home_augmenter(run: Run, ctx: DataContext) -> HomeAugmenter:
     recordings (never a validation or test background)."""
     train_ids = [c.clip_id for c in ctx.side("train")]
     backgrounds = ctx.waves(background_clips(ctx.clips, train_ids, include_speech=True))
-    backgrounds += [n.samples for n in load_noise(run.data_root)]
+    backgrounds += [n.samples for n in noise_for_side(run.data_root, "train")]
     return HomeAugmenter(backgrounds, HomeAugmentConfig(seed=run.config.seed))
 
 
@@ -282,6 +282,23 @@ def _cross_validation(sides: _Sides, train: list[TrainItem], config: TeacherConf
     return cv
 
 
+def _save_window_logits(run: Run, head: TeacherHead, config: TeacherConfig, items: Sequence[TrainItem]) -> Path:
+    """The teacher on every 1.92 s window (two patches, one patch apart) of every clip: the student
+    learns these soft scores window by window, negatives included, not one score per clip."""
+    windows = [
+        replace(it, clip_id=f"{it.clip_id}@{w}", feats=replace(
+            it.feats, features=it.feats.features[w:w + 2], embeddings=it.feats.embeddings[w:w + 2],
+            cry_scores=it.feats.cry_scores[w:w + 2], context_scores=it.feats.context_scores[w:w + 2]))
+        for it in items if "#" not in it.clip_id for w in range(max(1, len(it.feats.features) - 1))
+    ]
+    out = predict(head, windows, config, batch_size=256)
+    ids, index = zip(*(i.rsplit("@", 1) for i in out.clip_ids)) if windows else ((), ())
+    path = run.path("teacher_windows.npz")
+    np.savez(path, clip_ids=np.array(ids), window=np.array(index, dtype=np.int32),
+             cry_logit=out.cry_logit.astype(np.float32), cause_logits=out.cause_logits.astype(np.float32))
+    return path
+
+
 def _save_logits(run: Run, head: TeacherHead, config: TeacherConfig, dev: list[TrainItem], test: list[TrainItem]) -> Path:
     """The teacher's outputs on every development and test clip: the distillation targets."""
     dev_out, test_out = predict(head, dev, config), predict(head, test, config)
@@ -393,6 +410,7 @@ def run(run: Run, ctx: DataContext) -> TeacherResult:
     )
     cv = _cross_validation(sides, weak.train, tc, main.threshold) if cfg.cross_validation else []
     logits_path = _save_logits(run, main.head, tc, weak.train + sides.val, sides.test)
+    windows_path = _save_window_logits(run, main.head, tc, weak.train + sides.val)
     params = parameter_counts(yamnet, main.head, sides.tail if tc.fine_tune_blocks > 0 else None)["total"]
     teacher_path = save_teacher(run.path("teacher.pt"), main.head, tc, ctx.labels, main.threshold, main.cause_min_confidence)
     section = {
@@ -406,7 +424,7 @@ def run(run: Run, ctx: DataContext) -> TeacherResult:
                        "chosen_on": "validation side of the development split"},
     }
     report_path = run.write_json("teacher_report.json", section)
-    run.record("teacher", [teacher_path, logits_path, report_path], time.time() - t0,
+    run.record("teacher", [teacher_path, logits_path, windows_path, report_path], time.time() - t0,
                {"detection_f1": main.test["detection"]["f1"], "cause_balanced_accuracy": main.test["cause"]["balanced_accuracy"]})
     write_full_report(run)  # the teacher's report stands on its own
     return TeacherResult(teacher_path, logits_path, report_path, float(main.test["detection"]["f1"]),
