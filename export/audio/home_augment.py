@@ -96,6 +96,17 @@ class HomeAugmenter:
         self.rooms = room_impulse_responses(config.n_rooms, config.seed) if config.p_reverb > 0 else []
         self.chain = _audiomentations_chain(config)
 
+    def fingerprint(self) -> str:
+        """What the chain's output depends on besides the generator: cached features of augmented
+        audio are keyed by it, so a changed chain never reuses stale features."""
+        import hashlib
+
+        h = hashlib.sha1(repr(self.config).encode())
+        for b in self.backgrounds:
+            h.update(np.int64(b.size).tobytes())
+            h.update(b[:: max(1, b.size // 64)].tobytes())
+        return h.hexdigest()[:10]
+
     def __call__(self, wave: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         c = self.config
         x = np.asarray(wave, dtype=np.float32)
@@ -137,3 +148,16 @@ def baby_like_stand_in(wave: np.ndarray, rng: np.random.Generator) -> np.ndarray
     shift = A.PitchShift(min_semitones=3.0, max_semitones=7.0, p=1.0)
     x = shift(samples=np.array(wave, dtype=np.float32, copy=True).reshape(1, -1), sample_rate=SAMPLE_RATE)[0]
     return np.clip(x, -1.0, 1.0).astype(np.float32)
+
+
+def training_augmenter(ctx, data_root, seed: int) -> HomeAugmenter:
+    """The chain over the TRAINING side's negatives (every source) and the training side's household
+    noise recordings: a validation or test background is never heard in training. ``ctx`` is the
+    run's :class:`export.data.context.DataContext`."""
+    from export.data.catalog import background_clips
+    from export.data.noise import noise_for_side
+
+    train_ids = [c.clip_id for c in ctx.side("train")]
+    backgrounds = ctx.waves(background_clips(ctx.clips, train_ids, include_speech=True))
+    backgrounds += [n.samples for n in noise_for_side(data_root, "train")]
+    return HomeAugmenter(backgrounds, HomeAugmentConfig(seed=seed))

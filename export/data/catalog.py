@@ -265,8 +265,8 @@ class DataConfig:
 
 
 def background_clips(clips: Iterable[Clip], allowed_ids: Iterable[str], include_speech: bool = False) -> list[Clip]:
-    """Non-cry ESC-50 clips (and speech, if asked) usable as mixing backgrounds, restricted to
-    ``allowed_ids`` (pass the TRAINING side so no test background is ever heard in training)."""
+    """Non-cry clips of every source (speech only if asked) usable as mixing backgrounds, restricted
+    to ``allowed_ids`` (pass the TRAINING side so no test background is ever heard in training)."""
     allowed = set(allowed_ids)
     return [c for c in clips if c.clip_id in allowed and c.is_cry is False
-            and (c.source == "esc50" or (include_speech and c.source == "speech"))]
+            and (include_speech or c.source != "speech")]

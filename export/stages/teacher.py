@@ -14,10 +14,9 @@ from typing import Sequence
 
 import numpy as np
 
-from export.audio.home_augment import HomeAugmentConfig, HomeAugmenter, baby_like_stand_in
+from export.audio.home_augment import baby_like_stand_in, training_augmenter
 from export.constants import YAMNET_TFLITE
 from export.data.catalog import TAG_LABELS, Clip, background_clips
-from export.data.noise import noise_for_side
 from export.data.context import DataContext
 from export.evaluation import metrics
 from export.evaluation.evaluate import (
@@ -152,15 +151,6 @@ class _Sides:
         return TrainedHead(head, config, thr, conf, test, hist.epochs, hist.best_epoch, vs)
 
 
-def home_augmenter(run: Run, ctx: DataContext) -> HomeAugmenter:
-    """The home-like augmentation chain over training-side negatives and the household noise
-    recordings (never a validation or test background)."""
-    train_ids = [c.clip_id for c in ctx.side("train")]
-    backgrounds = ctx.waves(background_clips(ctx.clips, train_ids, include_speech=True))
-    backgrounds += [n.samples for n in noise_for_side(run.data_root, "train")]
-    return HomeAugmenter(backgrounds, HomeAugmentConfig(seed=run.config.seed))
-
-
 def _copies(clips: Sequence[Clip], waves: Sequence[np.ndarray], copies: int, tag: str, make, rng) -> tuple[list[Clip], list[np.ndarray]]:
     """``copies`` transformed copies of each clip (``make(wave, rng)``), with ids ``<id>#<tag><k>``."""
     out_c, out_w = [], []
@@ -186,7 +176,7 @@ def _features(run: Run, ctx: DataContext, extractor: FeatureExtractor) -> tuple[
     everything = ctx.side("test") + ctx.side("dev")
     feats = extract_cached(extractor, [c.clip_id for c in everything], ctx.waves(everything), run.cache_dir, "clips")
     train_c = [c for c in ctx.side("train") if c.is_cry is not None]
-    aug, rng = home_augmenter(run, ctx), np.random.default_rng(seed)
+    aug, rng = training_augmenter(ctx, run.data_root, seed), np.random.default_rng(seed)
     cries, negatives = [c for c in train_c if c.is_cry], [c for c in train_c if not c.is_cry]
     aug_c, aug_w = _copies(cries, ctx.waves(cries), tc.augment_copies, "aug", aug, rng)
     neg_c, neg_w = _copies(negatives, ctx.waves(negatives), tc.negative_augment_copies, "aug", aug, rng)
@@ -194,7 +184,8 @@ def _features(run: Run, ctx: DataContext, extractor: FeatureExtractor) -> tuple[
                  (c.hard_negative and c.source == "speech")] if tc.baby_like_stand_ins else []
     stand_c, stand_w = _copies(baby_like, ctx.waves(baby_like), 1, "babylike", baby_like_stand_in, rng)
     extra = _Extra(aug_c + neg_c, stand_c)
-    feats.update(extract_cached(extractor, [c.clip_id for c in extra.augmented], aug_w + neg_w, run.cache_dir, f"homeaug-s{seed}"))
+    feats.update(extract_cached(extractor, [c.clip_id for c in extra.augmented], aug_w + neg_w, run.cache_dir,
+                                f"homeaug-s{seed}-{aug.fingerprint()}"))
     feats.update(extract_cached(extractor, [c.clip_id for c in stand_c], stand_w, run.cache_dir, f"babylike-s{seed}"))
     return feats, extra
 

@@ -13,8 +13,12 @@ The cause CE only sees clips with a cause label; the cause KL sees every cry cli
 scored, labelled or not, which is where distillation adds information (the uncurated cries). The
 cry term sees every clip the teacher scored.
 
-Training draws a random crop of ``clip_seconds`` from each clip (shorter clips are used whole and
-masked in the padded batch, see :class:`export.models.student.CryStudent`), applies the augmenter, and
+Training draws a crop of ``clip_seconds`` from each clip (shorter clips are used whole and masked in
+the padded batch, see :class:`export.models.student.CryStudent`). With window-level teacher scores the
+crop is one of the teacher's windows, drawn at random, and its soft target is the teacher's score of
+that very window (negatives included: distillation on all audio, not one score per clip); with
+clip-level scores it is a random crop under the clip's score. It then applies the augmenter (the
+teacher heard the clean window: the student learns to give the same answer in a noisy room), and
 keeps the weights of the epoch with the best validation score (early stopping on ``patience``).
 Everything is seeded. CPU-sized: a few minutes for ~4k clips on 2 cores with the defaults.
 """
@@ -36,8 +40,9 @@ from export.training.fit import EpochLog, FitSettings, fit
 
 #: One training or evaluation record: (clip_id, waveform float32 16 kHz, is_cry 0/1, cause index or -1).
 Item = tuple[str, np.ndarray, int, int]
-#: clip_id -> (teacher cry logit, teacher cause logits [K]).
-TeacherLogits = Mapping[str, tuple[float, Sequence[float]]]
+#: clip_id -> the teacher's (cry logit, cause logits [K]) for the whole clip, or per window
+#: (cry logits [W], cause logits [W, K]) for windows starting every ``window_hop_seconds``.
+TeacherLogits = Mapping[str, tuple[float | np.ndarray, Sequence[float] | np.ndarray]]
 #: (model, validation items) -> score, higher is better.
 ValScore = Callable[[CryStudent, Sequence[Item]], float]
 
@@ -52,7 +57,8 @@ class DistillConfig:
     lr: float = 3e-3
     weight_decay: float = 1e-4
     batch_size: int = 32
-    clip_seconds: float = 1.92  # random crop length for training (the SDK's window); shorter clips are used whole
+    clip_seconds: float = 1.92  # crop length for training (the SDK's window); shorter clips are used whole
+    window_hop_seconds: float = 0.96  # window-level teacher scores start every this many seconds
     cause_loss_weight: float = 1.0
     cry_pos_weight: float | None = None  # None: (negatives / positives) ** class_weight_power
     cause_class_weights: tuple[float, ...] | None = None  # None: inverse frequency ** class_weight_power
@@ -105,28 +111,40 @@ def pad_batch(waves: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(out), torch.tensor(lengths, dtype=torch.long)
 
 
-def _training_waves(
-    items: Sequence[Item], crop: int, rng: np.random.Generator, augmenter: Callable | None, positives_only: bool
-) -> list[np.ndarray]:
-    out = []
-    for _, wave, is_cry, _ in items:
-        w = np.asarray(wave, dtype=np.float32)
-        if w.size > crop:
-            w = random_crop(w, crop, rng)
+def _crop(wave: np.ndarray, crop: int, hop: int, scores, rng: np.random.Generator) -> tuple[np.ndarray, object]:
+    """A training crop and the teacher's target for it: one of the teacher's windows when ``scores``
+    are per window, else a random crop under the clip's score (or no score)."""
+    if scores is not None and np.ndim(scores[0]) == 1:
+        w = int(rng.integers(len(scores[0])))
+        return wave[w * hop : w * hop + crop], (float(scores[0][w]), np.asarray(scores[1][w]))
+    return (random_crop(wave, crop, rng) if wave.size > crop else wave), scores
+
+
+def _training_batch(
+    items: Sequence[Item], crop: int, hop: int, rng: np.random.Generator, augmenter: Callable | None,
+    positives_only: bool, teacher: TeacherLogits | None,
+) -> tuple[list[np.ndarray], list]:
+    """Crops (augmented) and their teacher targets (None where the teacher did not score the clip)."""
+    waves, targets = [], []
+    for clip_id, wave, is_cry, _ in items:
+        w, target = _crop(np.asarray(wave, dtype=np.float32), crop, hop, teacher.get(clip_id) if teacher else None, rng)
         if augmenter is not None and (is_cry or not positives_only):
             w = np.asarray(augmenter(w, rng), dtype=np.float32)
-        out.append(w)
-    return out
+        waves.append(w)
+        targets.append(target)
+    return waves, targets
 
 
-def _targets(items: Sequence[Item], teacher: TeacherLogits | None, n_causes: int) -> dict[str, torch.Tensor]:
+def _targets(items: Sequence[Item], teacher: Sequence | TeacherLogits | None, n_causes: int) -> dict[str, torch.Tensor]:
+    """Hard labels and soft targets; ``teacher`` is one (cry, causes) or None per item (from
+    :func:`_training_batch`), or a clip-level mapping."""
     b = len(items)
     t_cry = torch.zeros(b)
     t_cause = torch.zeros(b, n_causes)
     has_t = torch.zeros(b, dtype=torch.bool)
     if teacher is not None:
-        for i, (clip_id, _, _, _) in enumerate(items):
-            got = teacher.get(clip_id)
+        per_item = teacher if isinstance(teacher, Sequence) else [teacher.get(it[0]) for it in items]
+        for i, got in enumerate(per_item):
             if got is not None:
                 t_cry[i] = float(got[0])
                 t_cause[i] = torch.as_tensor(np.asarray(got[1], dtype=np.float32))
@@ -300,6 +318,7 @@ def train_student(
     score_fn = val_score or validation_loss_score(pos_weight, cause_weights, config.eval_batch_size)
     steps = math.ceil(len(train_set) / config.batch_size)
     crop = int(round(config.clip_seconds * SAMPLE_RATE))
+    hop = int(round(config.window_hop_seconds * SAMPLE_RATE))
     teacher = teacher_outputs if distill else None
 
     def make_optimizer(model: CryStudent):
@@ -310,8 +329,9 @@ def train_student(
         order = rng.permutation(len(train_set))
         for step in range(steps):
             batch = [train_set[i] for i in order[step * config.batch_size : (step + 1) * config.batch_size]]
-            x, lengths = pad_batch(_training_waves(batch, crop, rng, augmenter, config.augment_positives_only))
-            yield x, lengths, _targets(batch, teacher, k)
+            waves, soft = _training_batch(batch, crop, hop, rng, augmenter, config.augment_positives_only, teacher)
+            x, lengths = pad_batch(waves)
+            yield x, lengths, _targets(batch, soft if teacher is not None else None, k)
 
     def loss(model: CryStudent, batch) -> tuple[torch.Tensor, dict[str, float]]:
         x, lengths, targets = batch
