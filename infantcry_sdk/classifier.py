@@ -172,7 +172,8 @@ class CryClassifier:
         Long clips are windowed and aggregated as the module docstring says. Raises
         :class:`AudioError` for unusable audio and :class:`ModelError` if the model fails.
         """
-        return self.predict_batch([audio], sample_rate=sample_rate)[0]
+        samples = self._prepare(audio, sample_rate, 0, 1)
+        return self._aggregate(samples.shape[0], *self._score(samples))
 
     def predict_batch(
         self, audios: Sequence[_audio.AudioInput], sample_rate: int | None = None
@@ -250,8 +251,8 @@ class CryClassifier:
         g = self._model.grid
         offsets = np.arange(first, stop, dtype=np.int64) * g.hop - lo
         full = np.nonzero(offsets + g.window <= span.shape[0])[0]
-        cry = np.empty(stop - first)
-        causes = np.empty((stop - first, len(self.labels)))
+        cry = np.empty(stop - first, dtype=np.float32)
+        causes = np.empty((stop - first, len(self.labels)), dtype=np.float32)
         per_run = max(1, MAX_BATCH_SAMPLES // g.window)
         rows = np.lib.stride_tricks.sliding_window_view(span, g.window) if full.size else None
         for i in range(0, full.size, per_run):
@@ -265,11 +266,11 @@ class CryClassifier:
     def _aggregate(self, n: int, cry: np.ndarray, causes: np.ndarray) -> CryPrediction:
         m = self.metadata
         threshold = m.detection_threshold
-        crying = cry >= threshold
-        mean_causes = (causes[crying] if crying.any() else causes).mean(axis=0)
-        top = int(np.argmax(mean_causes))
         p = float(cry.max())
         is_cry = p >= threshold
+        crying = causes[cry >= threshold] if is_cry else causes
+        mean_causes = np.add.reduce(crying, axis=0, dtype=np.float64) / crying.shape[0]
+        top = int(mean_causes.argmax())
         confident = m.cause_supported and bool(mean_causes[top] >= m.cause_min_confidence)
         return CryPrediction(
             is_cry=bool(is_cry),

@@ -241,6 +241,16 @@ def _check_graph(session: ort.InferenceSession, path: Path) -> bool:
     return bool(present)
 
 
+_add = np.add.reduce
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    """``x`` (a fresh onnxruntime output) clipped to [0, 1] in place: two ufunc calls, no copy
+    (``np.clip``'s wrapper costs more than the work on these few values)."""
+    np.maximum(x, 0.0, out=x)
+    return np.minimum(x, 1.0, out=x)
+
+
 #: Largest gap between a window's one-pass score and its score from the window plus its context
 #: alone that a model with window outputs may show at load (float32 rounding; exact in practice).
 CONTEXT_TOLERANCE = 1e-5
@@ -265,7 +275,7 @@ class LoadedModel:
     window_outputs: bool = False
 
     def run(self, waveforms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Score a float32 ``[batch, samples]`` block: ``(cry [batch], causes [batch, n])`` as float64.
+        """Score a float32 ``[batch, samples]`` block: ``(cry [batch], causes [batch, n])``, float32 in [0, 1].
 
         Every row must hold at least ``min_samples`` samples (callers check; this is the engine).
         A model that fails or returns malformed/non-finite outputs raises :class:`ModelError`.
@@ -273,7 +283,7 @@ class LoadedModel:
         return self._run(self._clip_outputs, waveforms, windows=False)
 
     def run_windows(self, waveforms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Score every window of each row in one pass: ``(cry [batch, W], causes [batch, W, n])`` as float64.
+        """Score every window of each row in one pass: ``(cry [batch, W], causes [batch, W, n])``, float32 in [0, 1].
 
         Window ``w`` starts ``w * hop_samples`` into the row (see ``infantcry_sdk.contract``). Only for
         models with :attr:`window_outputs`; rows hold at least ``min_samples``.
@@ -303,9 +313,10 @@ class LoadedModel:
                 f"model {self.path} returned {kind} {cry.shape} and {causes.shape} for a batch of "
                 f"{batch.shape[0]} with {n} labels; the file does not match its own metadata."
             )
-        if not (np.isfinite(cry).all() and np.isfinite(causes).all()):
+        # NaN or Inf anywhere makes a sum non-finite: one reduction per output instead of a mask
+        if not math.isfinite(float(_add(cry, axis=None)) + float(_add(causes, axis=None))):
             raise ModelError(f"model {self.path} returned NaN or Inf; the file is broken.")
-        return np.clip(cry, 0.0, 1.0, dtype=np.float64), np.clip(causes, 0.0, 1.0, dtype=np.float64)
+        return _unit(cry), _unit(causes)
 
     def window_count(self, n: int) -> int:
         """Windows the graph's window outputs give for ``n`` samples of silence."""

@@ -21,8 +21,8 @@ All positions are samples at the model rate.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 
@@ -71,14 +71,15 @@ class WindowGrid:
         may follow: windows ``0 .. ready - 1``."""
         return max(0, (received - self.window - self.context) // self.hop + 1)
 
-    def segments(self, n: int, max_samples: int) -> Iterator[tuple[int, int, int, int]]:
+    @functools.lru_cache(maxsize=256)  # noqa: B019 (grids are few, small and immutable)
+    def segments(self, n: int, max_samples: int) -> tuple[tuple[int, int, int, int], ...]:
         """``(first, stop, lo, hi)`` per segment of at most about ``max_samples``: windows
-        ``first .. stop - 1`` of a recording of ``n`` samples are scored from samples ``[lo, hi)``."""
+        ``first .. stop - 1`` of a recording of ``n`` samples are scored from samples ``[lo, hi)``.
+        Depends only on the lengths, so it is computed once per length."""
         per = max(1, (max_samples - self.window - 2 * self.context) // self.hop + 1)
         total = self.count(n)
-        for first in range(0, total, per):
-            stop = min(total, first + per)
-            yield (first, stop, *self.span(first, stop, n))
+        return tuple((first, min(total, first + per), *self.span(first, min(total, first + per), n))
+                     for first in range(0, total, per))
 
 
 class SampleBuffer:
