@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import soxr
@@ -147,6 +147,8 @@ class CryStream:
         self._smoother = ScoreSmoother(self.smoothing_windows)
         self._detector = EventDetector(self.rules, meta.labels, self.model_rate)
         self.last_window: WindowScore | None = None
+        #: Called with every scored window's :class:`WindowScore`, in order (meters, recorders).
+        self.on_window: Callable[[WindowScore], None] | None = None
         self._clear()
 
     # -- public state -----------------------------------------------------------------------
@@ -240,8 +242,11 @@ class CryStream:
             score = self._smoother.update(cry[k - first])
             detected = g.span(k, k + 1, n)[1]
             events += self._stamp(self._detector.update(start, end, score, causes[k - first]), detected)
-        start, end = g.bounds(stop - 1, end_of_stream)
-        self.last_window = WindowScore(start, end, float(cry[-1]), dict(zip(self._labels, causes[-1].tolist())))
+            if self.on_window is not None or k == stop - 1:
+                self.last_window = WindowScore(start, end, float(cry[k - first]),
+                                               dict(zip(self._labels, causes[k - first].tolist())))
+                if self.on_window is not None:
+                    self.on_window(self.last_window)
         self._next = stop
         self._buffer.drop_before(g.span(stop, stop + 1)[0])
         return events
