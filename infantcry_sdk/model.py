@@ -3,8 +3,10 @@
 Everything that can be wrong with a model is found here, at load time, and reported as a
 :class:`~infantcry_sdk.errors.ModelError` that names the file and says what to do: missing or
 unreadable file, not loadable by onnxruntime, wrong graph names/ranks/dtypes, missing or unknown
-schema version, missing or unparseable metadata, a failed integrity seal, or outputs that do not match
-the declared labels. After that, :class:`LoadedModel` is a small immutable handle that is safe to share
+schema version, missing or unparseable metadata (the optional stream rules and cause status too),
+weights in an external-data file (outside the seal), a failed integrity seal, outputs that do not
+match the declared labels, or window outputs that do not follow the window grid of the declared
+window and hop. After that, :class:`LoadedModel` is a small immutable handle that is safe to share
 across threads (onnxruntime's ``InferenceSession.run`` is thread-safe and nothing here mutates).
 
 Only numpy and onnxruntime are used: the ``onnx`` package is a toolchain dependency, never a runtime one.
