@@ -2,23 +2,32 @@
 
 How a clip is scored
     The audio is decoded, mixed down to mono and resampled to the model's rate by
-    :func:`infantcry_sdk.audio.load`, then scored in windows of ``window_seconds`` every
-    ``hop_seconds``:
+    :func:`infantcry_sdk.audio.load`, then scored in the windows of the model's grid
+    (:mod:`infantcry_sdk.windows`): ``window_seconds`` long, one every ``hop_seconds`` from the
+    start, the last one partial when the clip does not end on a window's end. The grid, and so
+    :attr:`CryPrediction.windows`, is the same whatever kind of model scores it:
 
     * a model with window outputs (``infantcry_sdk.contract``; every model the toolchain now
       builds) scores all windows of a clip in **one pass**: each second of audio goes through the
-      network once, not once per window that holds it. The windows start every hop from the
-      beginning; the last one may run past the end and then holds only the clip's last part. Clips
-      longer than about a minute are cut into segments of whole windows (memory stays bounded);
-    * a model without them gets windows of exactly ``window_seconds`` cut by the SDK (a clip no
-      longer than that is one window), plus one last window aligned to the end of the clip when
-      the hops do not land there, scored in batches of bounded size.
+      network once, not once per window that holds it. A window's score depends on the audio of
+      the window and of its context (one window either side, checked at load); clips longer than
+      about a minute are scored in segments that overlap by that context, so every window sees
+      the same audio as in one pass over the whole clip;
+    * a model without them gets each window cut by the SDK and scored alone (a partial window
+      holds only the clip's last samples), in batches of bounded size.
 
-    Either way the window scores are aggregated:
+    :class:`~infantcry_sdk.stream.CryStream` scores the same windows through the same code.
+    The window scores are aggregated:
 
     * ``cry_probability`` is the **maximum** over windows: a cry anywhere in the clip counts.
     * ``cause_probabilities`` is the **mean** over the windows whose cry probability reaches the
       detection threshold (the crying parts), or over all windows when none does.
+
+The cause
+    Only a model whose metadata says its cause head passed the toolchain's test against chance
+    (``cause_status`` "supported") names a cause. For every other model ``cause`` is None and
+    ``confident`` False on every clip; ``cause_status`` and ``cause_status_reason`` say why, and
+    ``cause_probabilities`` still holds the head's raw output, which is then no answer.
 
 Too-short audio
     Audio shorter than the model's ``min_samples`` (after resampling) raises :class:`AudioError`
@@ -35,58 +44,37 @@ Sharing
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from . import audio as _audio
-from .errors import AudioError
+from . import contract
+from .errors import AudioError, ModelError
 from .model import LoadedModel, ModelMetadata, load_model
+from .windows import WindowGrid
 
 if TYPE_CHECKING:
     from .stream import CryStream, StreamOptions
 
-#: Upper bound on samples per session.run call (4 MiB of float32 input per batch).
+#: Upper bound on samples per session.run call (4 MiB of float32 input per run).
 MAX_BATCH_SAMPLES = 1 << 20
-
-
-def segment_starts(n_samples: int, window: int, hop: int, windows_per_segment: int) -> np.ndarray:
-    """Starts of the one-pass segments of a clip: every ``windows_per_segment * hop`` samples.
-
-    A segment of ``window + (S - 1) * hop`` samples holds exactly windows ``S k .. S k + S - 1`` of
-    the clip; a further segment starts only while the clip has audio past the last window's
-    start, so the last one holds more than ``window - hop`` samples.
-    """
-    step = windows_per_segment * hop
-    last = max(n_samples - (window - hop) - 1, 0)  # a segment must start at or before this sample
-    return np.arange(0, last + 1, step, dtype=np.int64)
-
-
-def window_starts(n_samples: int, window: int, hop: int) -> np.ndarray:
-    """Start offsets of the scoring windows for a clip of ``n_samples`` (see the module docstring).
-
-    ``[0]`` when the clip fits in one window; else every ``hop`` while a full window fits, plus
-    ``n_samples - window`` when the last hop window does not end at the clip's end.
-    """
-    if n_samples <= window:
-        return np.zeros(1, dtype=np.int64)
-    starts = np.arange(0, n_samples - window + 1, hop, dtype=np.int64)
-    if starts[-1] + window < n_samples:
-        starts = np.append(starts, n_samples - window)
-    return starts
 
 
 @dataclass(frozen=True)
 class CryPrediction:
     """The verdict for one clip.
 
-    ``is_cry``: ``cry_probability >= detection_threshold``. ``confident``: the top cause's
-    probability reaches the model's ``cause_min_confidence``. ``cause``: the top label when the clip
-    is a cry *and* confident, else None. ``cause_probabilities`` is always filled (label -> prob).
-    ``duration_s`` is the clip length; ``windows`` how many windows were scored (in one pass or not).
+    ``is_cry``: ``cry_probability >= detection_threshold``. ``confident``: the model's cause head is
+    supported and the top cause's probability reaches ``cause_min_confidence``. ``cause``: the top
+    label when the clip is a cry *and* confident, else None. ``cause_probabilities`` is always
+    filled (label -> prob). ``cause_status`` ("supported"/"unsupported") and
+    ``cause_status_reason`` come from the model. ``duration_s`` is the clip length; ``windows``
+    how many windows of the grid were scored.
     """
 
     is_cry: bool
@@ -96,6 +84,8 @@ class CryPrediction:
     confident: bool
     duration_s: float
     windows: int
+    cause_status: str = contract.CAUSE_UNSUPPORTED
+    cause_status_reason: str = contract.DEFAULT_CAUSE_STATUS_REASON
 
     def to_dict(self) -> dict:
         return {
@@ -106,14 +96,9 @@ class CryPrediction:
             "confident": self.confident,
             "duration_s": self.duration_s,
             "windows": self.windows,
+            "cause_status": self.cause_status,
+            "cause_status_reason": self.cause_status_reason,
         }
-
-
-@dataclass(frozen=True)
-class _Clip:
-    samples: np.ndarray  # float32 mono at the model rate
-    starts: np.ndarray
-    length: int  # samples per window for this clip
 
 
 class CryClassifier:
@@ -161,6 +146,7 @@ class CryClassifier:
             "inputs": [{"name": i.name, "type": i.type, "shape": list(i.shape)} for i in s.get_inputs()],
             "outputs": [{"name": o.name, "type": o.type, "shape": list(o.shape)} for o in s.get_outputs()],
             **self.metadata.to_dict(),
+            "window_grid": dataclasses.asdict(self._model.grid),
             "metadata": dict(self.metadata.raw),
         }
 
@@ -170,7 +156,9 @@ class CryClassifier:
 
     # -- scoring ----------------------------------------------------------------------------
     def score_windows(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Low level: score a float32 ``[n, samples]`` block of model-rate windows in one run.
+        """Low level: score a float32 ``[n, samples]`` block of model-rate windows in one run, each
+        row alone through the clip outputs (no context: not what ``predict`` gives a window of a
+        longer clip on a model with window outputs).
 
         Returns ``(cry [n], causes [n, labels])``. Rows must hold at least ``min_samples``.
         """
@@ -179,16 +167,18 @@ class CryClassifier:
     def predict(self, audio: _audio.AudioInput, sample_rate: int | None = None) -> CryPrediction:
         """Score one clip: a path (rate from the file) or an array (``sample_rate`` required).
 
-        Arrays: float32/float64 in [-1, 1] or int16/int32 PCM, ``[n]`` or ``[n, channels]``.
+        Arrays: float32/float64 (either byte order) in [-1, 1] or int16/int32 PCM, ``[n]`` or
+        ``[n, channels]``; not ``np.matrix`` or masked arrays.
         Long clips are windowed and aggregated as the module docstring says. Raises
         :class:`AudioError` for unusable audio and :class:`ModelError` if the model fails.
         """
-        return self.predict_batch([audio], sample_rate=sample_rate)[0]
+        samples = self._prepare(audio, sample_rate, 0, 1)
+        return self._aggregate(samples.shape[0], *self._score(samples))
 
     def predict_batch(
         self, audios: Sequence[_audio.AudioInput], sample_rate: int | None = None
     ) -> list[CryPrediction]:
-        """Score several clips, batching their windows together; results in input order.
+        """Score several clips; results in input order.
 
         ``sample_rate`` applies to every array in ``audios`` (files use their own rate). The first
         unusable clip raises :class:`AudioError` (its position is in the message) before any scoring.
@@ -200,8 +190,7 @@ class CryClassifier:
         except TypeError:
             raise AudioError(f"predict_batch takes a list of clips, not {type(audios).__name__}.") from None
         clips = [self._prepare(a, sample_rate, i, len(items)) for i, a in enumerate(items)]
-        scores = self._score_clips(clips)
-        return [self._aggregate(clip, cry, causes) for clip, (cry, causes) in zip(clips, scores)]
+        return [self._aggregate(clip.shape[0], *self._score(clip)) for clip in clips]
 
     def stream(self, sample_rate: int = 16000, options: "StreamOptions | None" = None) -> "CryStream":
         """A :class:`~infantcry_sdk.stream.CryStream` for live audio at ``sample_rate``."""
@@ -209,8 +198,14 @@ class CryClassifier:
 
         return CryStream(self, sample_rate, options)
 
+    @property
+    def grid(self) -> WindowGrid:
+        """The model's window grid (:mod:`infantcry_sdk.windows`), shared by predict and CryStream."""
+        return self._model.grid
+
     # -- internals --------------------------------------------------------------------------
-    def _prepare(self, audio: _audio.AudioInput, sample_rate: int | None, index: int, total: int) -> _Clip:
+    def _prepare(self, audio: _audio.AudioInput, sample_rate: int | None, index: int, total: int) -> np.ndarray:
+        """The clip as float32 mono at the model rate, long enough to score."""
         m = self.metadata
         try:
             samples = _audio.load(audio, sample_rate, m.sample_rate)
@@ -225,62 +220,66 @@ class CryClassifier:
                 f"{where}is {n / m.sample_rate:.3f} s long; the model needs at least {m.min_seconds:.3f} s "
                 f"({m.min_samples} samples at {m.sample_rate} Hz). Record a longer clip."
             )
-        window = m.window_samples
-        return _Clip(samples, window_starts(n, window, m.hop_samples), min(n, window))
+        return samples
 
-    def _batches(self, clips: Sequence[_Clip], length: int) -> Iterator[tuple[list[tuple[int, int]], np.ndarray]]:
-        """Windows of one length from several clips, in blocks of at most MAX_BATCH_SAMPLES."""
-        per_run = max(1, MAX_BATCH_SAMPLES // length)
-        refs = [(ci, wi) for ci, c in enumerate(clips) if c.length == length for wi in range(len(c.starts))]
-        for i in range(0, len(refs), per_run):
-            block = refs[i : i + per_run]
-            rows = np.empty((len(block), length), dtype=np.float32)
-            for r, (ci, wi) in enumerate(block):
-                s = int(clips[ci].starts[wi])
-                rows[r] = clips[ci].samples[s : s + length]
-            yield block, rows
-
-    def _score_one_pass(self, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Every window of one clip from the model's window outputs, a segment per run."""
-        m = self.metadata
-        window, hop = m.window_samples, m.hop_samples
-        per_segment = max(1, (MAX_BATCH_SAMPLES - window) // hop + 1)
+    def _score(self, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every window of one clip, a segment (with its context) per run."""
         n = samples.shape[0]
-        cry, causes = [], []
-        for start in segment_starts(n, window, hop, per_segment):
-            segment = samples[start : min(n, start + window + (per_segment - 1) * hop)]
-            c, k = self._model.run_windows(segment[None, :])
-            cry.append(c[0, :per_segment])
-            causes.append(k[0, :per_segment])
-        return np.concatenate(cry), np.concatenate(causes)
+        parts = [
+            self._score_span(samples[lo:hi], lo, first, stop)
+            for first, stop, lo, hi in self._model.grid.segments(n, MAX_BATCH_SAMPLES)
+        ]
+        if len(parts) == 1:
+            return parts[0]
+        return np.concatenate([c for c, _ in parts]), np.concatenate([k for _, k in parts])
 
-    def _score_clips(self, clips: Sequence[_Clip]) -> list[tuple[np.ndarray, np.ndarray]]:
-        if self._model.window_outputs:
-            return [self._score_one_pass(c.samples) for c in clips]
-        n_labels = len(self.labels)
-        out = [(np.empty(len(c.starts)), np.empty((len(c.starts), n_labels))) for c in clips]
-        for length in sorted({c.length for c in clips}):
-            for block, rows in self._batches(clips, length):
-                cry, causes = self._model.run(rows)
-                for r, (ci, wi) in enumerate(block):
-                    out[ci][0][wi] = cry[r]
-                    out[ci][1][wi] = causes[r]
-        return out
+    def _score_span(self, span: np.ndarray, lo: int, first: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """Scores of windows ``first .. stop - 1`` from ``span``, the recording's samples from ``lo``
+        (on the hop grid) to the end of the last window's context or of the recording."""
+        model = self._model
+        if not model.window_outputs:
+            return self._score_cut(span, lo, first, stop)
+        cry, causes = model.run_windows(span[None, :])
+        i = first - lo // model.grid.hop
+        if cry.shape[1] < i + stop - first:
+            raise ModelError(f"model {model.path} gave {cry.shape[1]} windows for {span.shape[0]} samples, "
+                             f"fewer than its window grid has; the file does not match its own metadata.")
+        return cry[0, i : i + stop - first], causes[0, i : i + stop - first]
 
-    def _aggregate(self, clip: _Clip, cry: np.ndarray, causes: np.ndarray) -> CryPrediction:
+    def _score_cut(self, span: np.ndarray, lo: int, first: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """The cut-window path: full windows in batches of at most MAX_BATCH_SAMPLES, a partial one alone."""
+        g = self._model.grid
+        offsets = np.arange(first, stop, dtype=np.int64) * g.hop - lo
+        full = np.nonzero(offsets + g.window <= span.shape[0])[0]
+        cry = np.empty(stop - first, dtype=np.float32)
+        causes = np.empty((stop - first, len(self.labels)), dtype=np.float32)
+        per_run = max(1, MAX_BATCH_SAMPLES // g.window)
+        rows = np.lib.stride_tricks.sliding_window_view(span, g.window) if full.size else None
+        for i in range(0, full.size, per_run):
+            block = full[i : i + per_run]
+            cry[block], causes[block] = self._model.run(rows[offsets[block]])
+        for j in range(full.size, stop - first):  # partial windows come last
+            c, k = self._model.run(span[None, offsets[j] :])
+            cry[j], causes[j] = c[0], k[0]
+        return cry, causes
+
+    def _aggregate(self, n: int, cry: np.ndarray, causes: np.ndarray) -> CryPrediction:
         m = self.metadata
-        crying = cry >= m.detection_threshold
-        mean_causes = (causes[crying] if crying.any() else causes).mean(axis=0)
-        top = int(np.argmax(mean_causes))
+        threshold = m.detection_threshold
         p = float(cry.max())
-        is_cry = p >= m.detection_threshold
-        confident = bool(mean_causes[top] >= m.cause_min_confidence)
+        is_cry = p >= threshold
+        crying = causes[cry >= threshold] if is_cry else causes
+        mean_causes = np.add.reduce(crying, axis=0, dtype=np.float64) / crying.shape[0]
+        top = int(mean_causes.argmax())
+        confident = m.cause_supported and bool(mean_causes[top] >= m.cause_min_confidence)
         return CryPrediction(
             is_cry=bool(is_cry),
             cry_probability=p,
             cause=m.labels[top] if is_cry and confident else None,
-            cause_probabilities={lab: float(v) for lab, v in zip(m.labels, mean_causes)},
+            cause_probabilities=dict(zip(m.labels, mean_causes.tolist())),
             confident=confident,
-            duration_s=clip.samples.shape[0] / m.sample_rate,
-            windows=int(len(cry)),
+            duration_s=n / m.sample_rate,
+            windows=int(cry.shape[0]),
+            cause_status=m.cause_status,
+            cause_status_reason=m.cause_status_reason,
         )

@@ -1,14 +1,17 @@
 """The ``infantcry`` command: predict files, play a file through a stream, describe a model.
 
 Exit codes: 0 ok, 2 bad input (unreadable/unsupported audio, bad arguments), 3 bad model.
-Errors print one line to stderr, never a stack trace.
+Errors print one line to stderr, never a stack trace. A reader that closes the output early
+(``infantcry predict *.wav | head -1``) ends the command quietly with exit 0.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 from . import __version__
 from .audio import read_file
@@ -18,8 +21,39 @@ from .errors import AudioError, ModelError
 EXIT_OK, EXIT_BAD_INPUT, EXIT_BAD_MODEL = 0, 2, 3
 
 
+#: Longest ``--chunk-ms``: one hour.
+MAX_CHUNK_MS = 3_600_000.0
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit 2), in the form every other CLI error takes."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"infantcry: bad argument: {message} (see {self.prog} --help)\n")
+
+
+def _chunk_ms(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--chunk-ms must be a number, not {text!r}") from None
+    if not (math.isfinite(value) and 0.0 < value <= MAX_CHUNK_MS):
+        raise argparse.ArgumentTypeError(f"--chunk-ms must be in (0, {MAX_CHUNK_MS:.0f}], not {text}")
+    return value
+
+
+def _threads(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--threads must be an integer, not {text!r}") from None
+    if not 1 <= value <= 256:
+        raise argparse.ArgumentTypeError(f"--threads must be in 1..256, not {value}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="infantcry", description="On-device infant cry detection.")
+    parser = _Parser(prog="infantcry", description="On-device infant cry detection.")
     parser.add_argument("--version", action="version", version=f"infantcry {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -27,11 +61,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--model", help="model path (.onnx or .ort); default: the bundled model")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
-    p.add_argument("--threads", type=int, default=1, help="onnxruntime threads (default 1)")
+    p.add_argument("--threads", type=_threads, default=1, help="onnxruntime threads (default 1)")
 
     s = sub.add_parser("stream", help="play a file through CryStream in chunks and print events")
     s.add_argument("file", metavar="FILE")
-    s.add_argument("--chunk-ms", type=float, default=100.0, help="chunk length in ms (default 100)")
+    s.add_argument("--chunk-ms", type=_chunk_ms, default=100.0, help="chunk length in ms (default 100)")
     s.add_argument("--model", help="model path (.onnx or .ort); default: the bundled model")
     s.add_argument("--json", action="store_true", help="one JSON object per event")
 
@@ -64,8 +98,6 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _stream(args: argparse.Namespace) -> int:
-    if not args.chunk_ms > 0:
-        raise AudioError(f"--chunk-ms must be positive, not {args.chunk_ms}.")
     clf = CryClassifier.load(args.model)
     samples, rate = read_file(args.file)
     stream = clf.stream(sample_rate=rate)
@@ -77,7 +109,8 @@ def _stream(args: argparse.Namespace) -> int:
                 print(json.dumps(e.to_dict()), flush=True)
             else:
                 cause = f" cause={e.cause}" if e.cause else ""
-                print(f"{e.time_s:9.3f}s  {e.kind:<5}  p={e.cry_probability:.3f}{cause}", flush=True)
+                delay = f" delay={e.delay_s:.2f}s" if e.delay_s is not None else ""
+                print(f"{e.time_s:9.3f}s  {e.kind:<5}  p={e.cry_probability:.3f}{cause}{delay}", flush=True)
 
     for i in range(0, samples.shape[0], chunk):
         show(stream.push(samples[i : i + chunk]))
@@ -93,11 +126,22 @@ def _info(args: argparse.Namespace) -> int:
     for key in (
         "path", "file_bytes", "model_version", "schema_version", "sample_rate", "labels",
         "detection_threshold", "cause_min_confidence", "window_seconds", "hop_seconds", "min_samples",
+        "stream_on_threshold", "stream_off_threshold", "stream_smoothing_windows", "stream_min_on_windows",
+        "stream_min_off_windows", "cause_status", "cause_status_reason",
     ):
         print(f"{key:22} {info[key]}")
     for arg in info["inputs"] + info["outputs"]:
         print(f"{'graph':22} {arg['name']} {arg['type']} {arg['shape']}")
     print(f"{'training_summary':22} {info['training_summary']}")
+    return EXIT_OK
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader went away: send what is left of stdout to /dev/null (so the interpreter's final
+    flush does not fail again) and exit quietly."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
     return EXIT_OK
 
 
@@ -107,6 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = {"predict": _predict, "stream": _stream, "info": _info}[args.command]
     try:
         return handler(args)
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
     except AudioError as exc:
         print(f"infantcry: bad input: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

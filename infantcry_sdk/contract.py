@@ -14,8 +14,10 @@ Optional window outputs (both or neither): one pass over a long clip scores ever
 Window ``w`` covers ``window_seconds`` from ``w * hop_seconds``; a window starts every hop while the
 model's frame grid has audio left, so the last one may run past the end of the input and then holds
 only its real part (audio shorter than one model frame past the last window starts none). An input of
-exactly ``window_seconds + (k - 1) * hop_seconds`` gives exactly ``k`` windows; the SDK checks this at
-load. The first two outputs pool the whole input; for an input of one window they are that window's
+exactly ``window_seconds + (k - 1) * hop_seconds`` gives exactly ``k`` windows. A window's outputs may
+depend on at most one window of audio either side of it. At load the SDK measures the frame (the
+grid's ``tail``, :mod:`infantcry_sdk.windows`), checks the window counts for every ``k`` up to a bound
+derived from window, hop and that context, and checks the context on a noise probe. The first two outputs pool the whole input; for an input of one window they are that window's
 scores, so a caller that cuts windows itself (streaming) needs only them.
 """
 from __future__ import annotations

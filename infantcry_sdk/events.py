@@ -13,10 +13,14 @@ reproduces exactly; golden vectors made from this module pin both sides. The rul
   carry it (the confirming run for ``start``; every not-off window of the event for ``end``). The
   cause is the arg-max label when its mean probability reaches ``cause_min_confidence``, else None.
 
-Memory is fixed: running sums and counters only, whatever the stream length.
+The scores fed in are a stream's *stream scores*: :class:`ScoreSmoother` turns each window's cry
+probability into the mean over the last ``stream_smoothing_windows`` windows (fewer at the start)
+before the detector sees it. Memory is fixed: running sums and counters only, whatever the stream
+length.
 """
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Literal, Sequence
 
@@ -42,7 +46,12 @@ class EventRules:
 
 @dataclass(frozen=True)
 class CryEvent:
-    """A cry started or ended. ``sample`` is exact, at the model's sample rate."""
+    """A cry started or ended. ``sample`` is exact, at the model's sample rate.
+
+    ``detected_sample``: how much of the stream (in samples) had arrived when the event could be
+    reported, and ``delay_s`` = ``(detected_sample - sample) / rate``, its detection delay; both
+    None for events made by an :class:`EventDetector` alone (it does not know the stream).
+    """
 
     kind: Literal["start", "end"]
     sample: int
@@ -50,6 +59,8 @@ class CryEvent:
     cry_probability: float
     cause: str | None
     cause_probabilities: dict[str, float] = field(default_factory=dict)
+    detected_sample: int | None = None
+    delay_s: float | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -59,7 +70,25 @@ class CryEvent:
             "cry_probability": self.cry_probability,
             "cause": self.cause,
             "cause_probabilities": dict(self.cause_probabilities),
+            "detected_sample": self.detected_sample,
+            "delay_s": self.delay_s,
         }
+
+
+class ScoreSmoother:
+    """Stream score = mean cry probability of the last ``windows`` windows (fewer at the start)."""
+
+    def __init__(self, windows: int) -> None:
+        if isinstance(windows, bool) or not isinstance(windows, int) or windows < 1:
+            raise ValueError(f"smoothing windows must be an integer >= 1, not {windows!r}")
+        self._last: deque[float] = deque(maxlen=windows)
+
+    def update(self, cry_probability: float) -> float:
+        self._last.append(float(cry_probability))
+        return sum(self._last) / len(self._last)
+
+    def reset(self) -> None:
+        self._last.clear()
 
 
 class _Accumulator:

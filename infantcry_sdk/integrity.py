@@ -48,3 +48,68 @@ def file_sha256(path: str | Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+# -- external data ------------------------------------------------------------------------------
+# The seal covers the model file's own bytes, so weights kept in a separate file would escape it.
+# An ONNX (protobuf) file says a tensor lives outside it with TensorProto.data_location = EXTERNAL
+# (field 14) and TensorProto.external_data (field 13). Tensors sit in graph initializers, sparse
+# initializers, node attributes and subgraphs, and function bodies; the walk below visits all of them.
+_TENSOR_FIELDS = {"model": {7: "graph", 25: "function"},
+                  "graph": {1: "node", 5: "tensor", 15: "sparse"},
+                  "function": {7: "node"},
+                  "node": {5: "attribute"},
+                  "attribute": {5: "tensor", 6: "graph", 10: "tensor", 11: "graph", 22: "sparse", 23: "sparse"},
+                  "sparse": {1: "tensor", 2: "tensor"}}
+_EXTERNAL_DATA, _DATA_LOCATION = 13, 14
+
+
+def _varint(data: memoryview, i: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if i >= len(data) or shift > 63:
+            raise ValueError("truncated or malformed protobuf varint")
+        b = data[i]
+        value |= (b & 0x7F) << shift
+        i, shift = i + 1, shift + 7
+        if b < 0x80:
+            return value, i
+
+
+def _fields(data: memoryview):
+    """(field number, wire type, value) of one protobuf message; LEN values as memoryviews."""
+    i = 0
+    while i < len(data):
+        key, i = _varint(data, i)
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            value, i = _varint(data, i)
+        elif wire == 1:
+            value, i = None, i + 8
+        elif wire == 5:
+            value, i = None, i + 4
+        elif wire == 2:
+            size, i = _varint(data, i)
+            if i + size > len(data):
+                raise ValueError("truncated protobuf field")
+            value, i = data[i : i + size], i + size
+        else:
+            raise ValueError(f"unsupported protobuf wire type {wire}")
+        yield field, wire, value
+
+
+def has_external_data(data: bytes) -> bool:
+    """True when an ONNX file's bytes reference tensor data stored in another file.
+
+    Raises ``ValueError`` for bytes that are not a well-formed protobuf message.
+    """
+    stack = [("model", memoryview(data))]
+    while stack:
+        kind, message = stack.pop()
+        children = _TENSOR_FIELDS.get(kind, {})
+        for field, wire, value in _fields(message):
+            if kind == "tensor" and (field == _EXTERNAL_DATA or (field == _DATA_LOCATION and value == 1)):
+                return True
+            if wire == 2 and field in children:
+                stack.append((children[field], value))
+    return False

@@ -42,6 +42,7 @@ def test_predict_json(toy_model_path, wavs, capsys):
     assert [r["file"] for r in rows] == [str(wavs["cry"]), str(wavs["quiet"])]
     assert rows[0]["is_cry"] is True and rows[1]["is_cry"] is False
     assert set(rows[0]["cause_probabilities"]) == {"hungry", "tired", "discomfort", "belly_pain", "burping"}
+    assert rows[0]["cause"] is None and rows[0]["cause_status"] == "unsupported" and rows[0]["cause_status_reason"]
 
 
 def test_predict_bad_file_continues_and_exits_2(toy_model_path, wavs, tmp_path, capsys):
@@ -74,11 +75,11 @@ def test_stream_prints_events(toy_model_path, wavs, capsys):
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [e["kind"] for e in events] == ["start", "end", "start", "end"]
     assert all(e["time_s"] == e["sample"] / SR for e in events)
+    assert all(e["delay_s"] == (e["detected_sample"] - e["sample"]) / SR >= 0 for e in events)
 
 
 def test_stream_bad_input_exits_2(toy_model_path, wavs, capsys):
     assert main(["stream", str(wavs["corrupt"]), "--model", str(toy_model_path)]) == 2
-    assert main(["stream", str(wavs["cry"]), "--model", str(toy_model_path), "--chunk-ms", "0"]) == 2
     assert "Traceback" not in capsys.readouterr().err
 
 
@@ -101,9 +102,51 @@ def test_usage_errors_exit_2(capsys):
     capsys.readouterr()
 
 
-def test_bad_threads_exit_2(toy_model_path, wavs, capsys):
-    assert main(["predict", str(wavs["cry"]), "--model", str(toy_model_path), "--threads", "0"]) == 2
-    assert "threads" in capsys.readouterr().err
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["predict", "{cry}", "--threads", "0"],
+        ["predict", "{cry}", "--threads", "two"],
+        ["stream", "{cry}", "--chunk-ms", "inf"],
+        ["stream", "{cry}", "--chunk-ms", "1e308"],
+        ["stream", "{cry}", "--chunk-ms", "nan"],
+        ["stream", "{cry}", "--chunk-ms", "0"],
+        ["stream", "{cry}", "--chunk-ms", "-5"],
+        ["stream", "{cry}", "--chunk-ms", "abc"],
+        ["predict"],
+        ["frobnicate"],
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(toy_model_path, wavs, capsys, args):
+    """--chunk-ms inf used to end in an OverflowError traceback (exit 1)."""
+    argv = [a.format(cry=wavs["cry"]) for a in args] + (["--model", str(toy_model_path)] if len(args) > 1 else [])
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2
+    assert err.count("\n") == 1 and err.startswith("infantcry: bad argument:"), err
+
+
+@pytest.mark.parametrize("extra", [[], ["--json"]])
+def test_closed_output_pipe_is_quiet(toy_model_path, wavs, extra):
+    """`infantcry predict ... | head -1` used to print a BrokenPipeError traceback and exit 1."""
+    files = [str(wavs["cry"])] * 300
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "infantcry_sdk.cli", "predict", *files, "--model", str(toy_model_path), *extra],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    assert proc.stdout.readline()
+    proc.stdout.close()  # the reader goes away, as head -1 does
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0 and err == "", err
+
+
+def test_stream_closed_output_pipe_is_quiet(toy_model_path, wavs):
+    run = subprocess.run(
+        f"{sys.executable} -m infantcry_sdk.cli stream {wavs['cry']} --json --chunk-ms 10 --model {toy_model_path} | head -c 1",
+        shell=True, cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert run.stdout == "{" and "Traceback" not in run.stderr and "Error" not in run.stderr, run.stderr
 
 
 def test_console_entry_in_a_subprocess(toy_model_path, wavs):

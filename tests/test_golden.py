@@ -46,9 +46,8 @@ def _check_case(case: dict) -> None:
     for k, w in enumerate(case["windows"]):
         assert isinstance(w["start_sample"], int) and isinstance(w["end_sample"], int)
         regular = w["start_sample"] == k * hop and w["end_sample"] == w["start_sample"] + window <= total
-        tail = k == len(case["windows"]) - 1 and w["end_sample"] == total and (
-            w["start_sample"] == total - window or (w["start_sample"] == 0 and total < window)
-        )
+        # the grid's last window may be partial: on the hop grid, ending with the stream
+        tail = k == len(case["windows"]) - 1 and w["start_sample"] == k * hop and w["end_sample"] == total
         assert regular or tail, (case["name"], k, w["start_sample"], w["end_sample"])
         assert 0.0 <= w["cry_probability"] <= 1.0
         assert len(w["cause_probabilities"]) == n_labels
@@ -89,7 +88,7 @@ def test_committed_stream_vectors_use_the_stream_rules_of_their_metadata() -> No
         if case["kind"] != "stream":
             continue
         meta = parse_metadata(case["metadata"])
-        assert case["rules"] == golden._rules_dict(StreamOptions().rules(meta.detection_threshold, meta.cause_min_confidence))
+        assert case["rules"] == golden._rules_dict(StreamOptions().rules(meta))
         assert (case["window_samples"], case["hop_samples"], case["min_samples"]) == (
             meta.window_samples, meta.hop_samples, meta.min_samples)
         assert case["labels"] == list(meta.labels) and case["sample_rate"] == meta.sample_rate
@@ -98,7 +97,8 @@ def test_committed_stream_vectors_use_the_stream_rules_of_their_metadata() -> No
 def test_committed_real_vectors_cover_the_stream_paths() -> None:
     cases = {p.stem: _load(p) for p in COMMITTED}
     until_end = cases["cry_until_end"]
-    assert until_end["windows"][-1]["start_sample"] % until_end["hop_samples"] != 0  # flush's tail window
+    last = until_end["windows"][-1]
+    assert last["end_sample"] - last["start_sample"] < until_end["window_samples"]  # flush's partial window
     short = cases["short_cry"]
     assert short["num_samples"] < short["window_samples"]
     assert [(w["start_sample"], w["end_sample"]) for w in short["windows"]] == [(0, short["num_samples"])]
@@ -161,8 +161,8 @@ def test_stream_case_records_every_window_and_checks_its_events(toy_classifier, 
     # differently from the one-window runs that stream_case (like the Android app) makes.
     stream = toy_classifier.stream(sample_rate=m.sample_rate)
     events = stream.push(x) + stream.flush()
-    assert [(e.kind, e.sample, e.cause) for e in events] == [
-        (e["kind"], e["sample"], e["cause"]) for e in case["events"]]
+    assert [(e.kind, e.sample) for e in events] == [(e["kind"], e["sample"]) for e in case["events"]]
+    assert all(e.cause is None for e in events)  # the toy model's cause head is unsupported: no cause
     for got, want in zip(events, case["events"]):
         assert got.cry_probability == pytest.approx(want["cry_probability"], abs=1e-6)
         assert list(got.cause_probabilities.values()) == pytest.approx(

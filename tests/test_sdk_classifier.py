@@ -8,9 +8,12 @@ import pytest
 import soundfile as sf
 import soxr
 
-from infantcry_sdk import AudioError, CryClassifier, CryPrediction, InfantCryError
+from infantcry_sdk import AudioError, CryClassifier, CryPrediction, InfantCryError, contract
 from infantcry_sdk import audio as audio_mod
-from infantcry_sdk.classifier import window_starts
+from infantcry_sdk.windows import WindowGrid
+
+SUPPORTED = {contract.KEY_CAUSE_STATUS: contract.CAUSE_SUPPORTED,
+             contract.KEY_CAUSE_STATUS_REASON: "permutation test p=0.001 (test fixture)"}
 
 SR = 16000
 
@@ -28,10 +31,18 @@ def _same(a: CryPrediction, b: CryPrediction, tol: float = 1e-6) -> None:
         assert a.cause_probabilities[k] == pytest.approx(b.cause_probabilities[k], abs=tol)
 
 
-def test_prediction_fields(toy_classifier, clip):
+@pytest.fixture(scope="module")
+def supported(toy_model_factory) -> CryClassifier:
+    """The default toy model, its cause head marked as having passed the toolchain's test."""
+    return CryClassifier.load(toy_model_factory("supported", metadata_overrides=SUPPORTED))
+
+
+def test_prediction_fields(supported, clip):
+    toy_classifier = supported
     p = toy_classifier.predict(clip, SR)
     assert p.is_cry and p.cry_probability > 0.99
     assert p.cause in toy_classifier.labels and p.confident
+    assert p.cause_status == "supported" and "p=0.001" in p.cause_status_reason
     assert set(p.cause_probabilities) == set(toy_classifier.labels)
     assert sum(p.cause_probabilities.values()) == pytest.approx(1.0, abs=1e-5)
     assert p.duration_s == pytest.approx(3.0) and p.windows == 5  # 0, .5, 1, 1.5, 2 s
@@ -48,9 +59,25 @@ def test_silence_is_not_a_cry(toy_classifier):
 
 
 def test_cause_none_when_not_confident(toy_model_factory, clip):
-    clf = CryClassifier.load(toy_model_factory("picky", cause_min_confidence=0.99))
+    clf = CryClassifier.load(toy_model_factory("picky", cause_min_confidence=0.99, metadata_overrides=SUPPORTED))
     p = clf.predict(clip, SR)
     assert p.is_cry and p.cause is None and not p.confident
+
+
+@pytest.mark.parametrize("status", [None, contract.CAUSE_UNSUPPORTED])
+def test_unsupported_cause_head_never_answers(toy_model_factory, synth_cry, status):
+    """A model that does not record a passed cause test abstains on every clip, and says why."""
+    overrides = {} if status is None else {contract.KEY_CAUSE_STATUS: status,
+                                           contract.KEY_CAUSE_STATUS_REASON: "p=0.41 against chance"}
+    clf = CryClassifier.load(toy_model_factory("abstains", cause_min_confidence=0.0, metadata_overrides=overrides))
+    clips = [synth_cry(SR, 1.0 + 0.5 * i, level=0.05 * (i + 1), seed=i) for i in range(6)]
+    preds = clf.predict_batch(clips, sample_rate=SR)
+    assert any(p.is_cry for p in preds)
+    for p in preds:
+        assert p.cause is None and not p.confident and p.cause_status == "unsupported"
+        assert p.to_dict()["cause_status_reason"] == p.cause_status_reason
+    want = "p=0.41 against chance" if status else contract.DEFAULT_CAUSE_STATUS_REASON
+    assert preds[0].cause_status_reason == want
 
 
 # -- input kinds --------------------------------------------------------------------------------
@@ -165,17 +192,23 @@ def test_resampling_equivalence(toy_classifier, synth_cry, level):
 
 
 # -- windowing and aggregation ------------------------------------------------------------------
-def test_window_starts():
-    assert list(window_starts(100, 100, 50)) == [0]
-    assert list(window_starts(60, 100, 50)) == [0]
-    assert list(window_starts(200, 100, 50)) == [0, 50, 100]
-    assert list(window_starts(230, 100, 50)) == [0, 50, 100, 130]  # last aligned to the end
+def test_predict_windows_follow_the_grid(toy_classifier, synth_cry):
+    """A partial last window holds only the clip's tail; the count is the grid's."""
+    g = toy_classifier.grid
+    assert (g.window, g.hop, g.tail, g.context) == (16000, 8000, 1, 0)
+    for n in (4000, 16000, 16001, 24000, 24001, 37777):
+        x = synth_cry(SR, n / SR)
+        assert toy_classifier.predict(x, SR).windows == g.count(n)
+    x = synth_cry(SR, 37777 / SR, level=0.1)
+    cry, _ = toy_classifier._score(x)
+    partial, _ = toy_classifier.score_windows(x[None, 24000:])
+    assert cry[-1] == pytest.approx(partial[0], abs=1e-7)
 
 
 def test_long_clip_aggregation(toy_classifier, clip):
     """cry = max over windows; causes = mean over the crying windows."""
     m = toy_classifier.metadata
-    starts = window_starts(len(clip), m.window_samples, m.hop_samples)
+    starts = toy_classifier.grid.starts(len(clip))
     rows = np.stack([clip[s : s + m.window_samples] for s in starts])
     cry, causes = toy_classifier.score_windows(rows)
     assert cry.min() < m.detection_threshold <= cry.max()  # the clip has quiet and crying windows
@@ -188,7 +221,7 @@ def test_long_clip_aggregation(toy_classifier, clip):
 def test_quiet_clip_causes_average_all_windows(toy_classifier):
     quiet = (0.001 * np.random.default_rng(1).standard_normal(3 * SR)).astype(np.float32)
     m = toy_classifier.metadata
-    starts = window_starts(len(quiet), m.window_samples, m.hop_samples)
+    starts = toy_classifier.grid.starts(len(quiet))
     _, causes = toy_classifier.score_windows(np.stack([quiet[s : s + m.window_samples] for s in starts]))
     p = toy_classifier.predict(quiet, SR)
     assert not p.is_cry
@@ -243,3 +276,84 @@ def test_threads_share_one_classifier(toy_classifier, synth_cry):
 def test_resample_helper_is_soxr(clip):
     """The SDK resamples exactly as audio.resample (soxr HQ): one implementation everywhere."""
     np.testing.assert_array_equal(audio_mod.load(clip, SR, 8000), soxr.resample(clip, SR, 8000, quality="HQ"))
+
+
+# -- red-team regressions -----------------------------------------------------------------------
+@pytest.mark.parametrize("rate", [np.int16(16000), np.uint16(16000), np.int32(16000), np.int64(16000), np.uint32(16000)])
+def test_numpy_integer_sample_rates(toy_classifier, clip, rate):
+    """np.int16(16000) used to overflow the length check ("0.0 h long"); np.uint16 refused > 2.56 s."""
+    _same(toy_classifier.predict(clip, rate), toy_classifier.predict(clip, SR))
+    long = np.zeros(5 * SR, np.float32)
+    assert toy_classifier.predict(long, rate).duration_s == 5.0
+    assert toy_classifier.stream(sample_rate=rate).sample_rate == SR
+
+
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
+def test_matrix_and_masked_arrays_are_refused(toy_classifier, clip):
+    masked = np.ma.masked_invalid(np.concatenate([clip, [np.nan, np.inf]]).astype(np.float32))
+    for bad, message in [(np.asmatrix(clip), "np.matrix"), (np.asmatrix(clip).T, "np.matrix"), (masked, "masked")]:
+        with pytest.raises(AudioError, match=message):
+            toy_classifier.predict(bad, SR)
+        stream = toy_classifier.stream()
+        with pytest.raises(AudioError, match=message):
+            stream.push(bad)
+        assert stream.samples_seen == 0
+
+
+@pytest.mark.parametrize("dtype", [">f4", ">f8", ">i2", ">i4", "<f4", "<i2"])
+def test_byte_swapped_dtypes_are_the_same_samples(toy_classifier, clip, dtype):
+    native = np.dtype(dtype).newbyteorder("=")
+    x = clip if native.kind == "f" else np.round(clip * 32767).astype(np.int16)
+    x = x.astype(native)
+    if native == np.int32:
+        x = x << 16
+    _same(toy_classifier.predict(x.astype(dtype), SR), toy_classifier.predict(x, SR), tol=0)
+
+
+def _forbid_decoding(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("decoded a file that should have been refused from its header")
+
+    monkeypatch.setattr(sf.SoundFile, "read", refuse)
+
+
+def test_decoded_size_is_checked_from_the_header(toy_classifier, tmp_path, monkeypatch):
+    """A small FLAC of many-channel silence decodes to far more than its size: refused unread."""
+    path = tmp_path / "wide.flac"
+    sf.write(path, np.zeros((2 * SR, 8), np.int16), SR, subtype="PCM_16")
+    assert path.stat().st_size < 20_000  # 1 MB decoded
+    monkeypatch.setattr(audio_mod, "MAX_DECODED_BYTES", 500_000)
+    _forbid_decoding(monkeypatch)
+    with pytest.raises(AudioError, match="decodes to 1 MiB .8 channels.*over the 0 MiB limit"):
+        toy_classifier.predict(path)
+
+
+def test_duration_limit_is_checked_from_the_header(toy_classifier, tmp_path, monkeypatch):
+    path = tmp_path / "long.wav"
+    sf.write(path, np.zeros(3 * SR, np.int16), SR)
+    monkeypatch.setattr(audio_mod, "MAX_SECONDS", 2)
+    _forbid_decoding(monkeypatch)
+    with pytest.raises(AudioError, match="h limit"):
+        toy_classifier.predict(path)
+
+
+def test_files_decode_in_blocks(tmp_path):
+    """Decoding holds the mono result and one block, not every channel of the file at once."""
+    import tracemalloc
+
+    rate, seconds, channels = 48000, 20, 8
+    path = tmp_path / "many.flac"
+    noise = (np.random.default_rng(0).standard_normal((rate * seconds, channels)) * 1000).astype(np.int16)
+    sf.write(path, noise, rate, subtype="PCM_16")
+    del noise
+    tracemalloc.start()
+    try:
+        samples, got_rate = audio_mod.read_file(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    mono_bytes = rate * seconds * 4
+    assert got_rate == rate and samples.shape == (rate * seconds,)
+    assert peak < 2.5 * mono_bytes, f"peak {peak / 2**20:.1f} MiB for a {mono_bytes / 2**20:.1f} MiB result"
+    ref, _ = sf.read(path, dtype="float32", always_2d=True)
+    np.testing.assert_allclose(samples, ref.mean(axis=1), atol=1e-7)

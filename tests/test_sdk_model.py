@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 
@@ -213,3 +214,77 @@ def test_toy_model_command_and_contract(tmp_path, capsys):
     clf = CryClassifier.load(out)
     for seconds in (0.5, 1.0, 7.3):  # dynamic length
         assert 0.0 <= clf.predict(np.zeros(int(seconds * 16000), np.float32), 16000).cry_probability <= 1.0
+
+
+# -- optional stream and cause keys -------------------------------------------------------------
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        (contract.KEY_STREAM_ON_THRESHOLD, "1.5"),
+        (contract.KEY_STREAM_OFF_THRESHOLD, "0.9"),  # above the on threshold (0.5)
+        (contract.KEY_STREAM_SMOOTHING_WINDOWS, "0"),
+        (contract.KEY_STREAM_MIN_ON_WINDOWS, "2.5"),
+        (contract.KEY_STREAM_MIN_OFF_WINDOWS, "100000"),
+        (contract.KEY_CAUSE_STATUS, "maybe"),
+    ],
+)
+def test_bad_optional_keys_are_refused(tmp_path, key, value):
+    path = build_toy_model(tmp_path / "m.onnx", metadata_overrides={key: value})
+    with pytest.raises(ModelError, match=key.replace(".", r"\.")):
+        CryClassifier.load(path)
+
+
+def test_optional_keys_default_to_the_contract(toy_classifier):
+    m = toy_classifier.metadata
+    assert m.stream_on_threshold == m.detection_threshold
+    assert m.stream_off_threshold == pytest.approx(contract.DEFAULT_STREAM_OFF_RATIO * m.detection_threshold)
+    assert (m.stream_smoothing_windows, m.stream_min_on_windows, m.stream_min_off_windows) == (1, 1, 2)
+    assert m.cause_status == "unsupported" and not m.cause_supported
+    assert m.cause_status_reason == contract.DEFAULT_CAUSE_STATUS_REASON
+    assert m.to_dict()["cause_status"] == "unsupported"
+
+
+# -- external data (red team 3.1) ---------------------------------------------------------------
+def _external_copy(src: Path, folder: Path) -> Path:
+    """``src`` re-saved with every tensor in ``weights.bin`` beside it, the .onnx re-sealed."""
+    proto = onnx.load(str(src))
+    for prop in proto.metadata_props:
+        if prop.key == contract.KEY_FILE_SHA256:
+            prop.value = integrity.PLACEHOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "external.onnx"
+    onnx.save_model(proto, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location="weights.bin", size_threshold=0)
+    integrity.seal(path)
+    return path
+
+
+def test_external_data_weights_are_refused(tmp_path, toy_model_path, monkeypatch):
+    """The seal covers only the .onnx bytes, so weights in a side file could be changed unnoticed."""
+    path = _external_copy(toy_model_path, tmp_path / "model")
+    assert (tmp_path / "model" / "weights.bin").is_file()
+    assert integrity.has_external_data(path.read_bytes()) and not integrity.has_external_data(toy_model_path.read_bytes())
+    monkeypatch.chdir(tmp_path / "model")  # where the old loader found weights.bin
+    with pytest.raises(ModelError, match="external-data file"):
+        CryClassifier.load(path)
+
+
+def test_external_data_walk_finds_nested_tensors():
+    """A tensor inside a node attribute (a Constant in a subgraph) stored externally is found too."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    def model(external: bool) -> bytes:
+        value = numpy_helper.from_array(np.ones(64, np.float32), "c")
+        if external:
+            value.ClearField("raw_data")
+            value.data_location = TensorProto.EXTERNAL
+            value.external_data.add(key="location", value="c.bin")
+        out = [helper.make_tensor_value_info("y", TensorProto.FLOAT, [64])]
+        body = helper.make_graph([helper.make_node("Constant", [], ["y"], value=value)], "body", [], out)
+        cond = helper.make_tensor_value_info("cond", TensorProto.BOOL, [])
+        node = helper.make_node("If", ["cond"], ["y"], then_branch=body, else_branch=body)
+        graph = helper.make_graph([node], "g", [cond], out)
+        return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+    assert not integrity.has_external_data(model(False))
+    assert integrity.has_external_data(model(True))

@@ -45,6 +45,7 @@ def _clip(seconds: float, seed: int = 0) -> np.ndarray:
 def test_the_exported_student_has_window_outputs(clf: CryClassifier) -> None:
     assert clf._model.window_outputs
     assert clf.metadata.window_samples == 2 * clf.metadata.hop_samples
+    assert clf.grid.context == clf.metadata.window_samples and 1 <= clf.grid.tail <= clf.metadata.min_samples
 
 
 @pytest.mark.parametrize("k", [1, 2, 6])
@@ -71,32 +72,18 @@ def test_one_pass_agrees_with_cut_windows(clf: CryClassifier) -> None:
         assert abs(a.cry_probability - b.cry_probability) < 0.05
 
 
-def test_long_clips_go_in_segments_of_whole_windows(clf: CryClassifier, monkeypatch: pytest.MonkeyPatch) -> None:
-    m = clf.metadata
+def test_long_clips_go_in_segments_that_score_as_one_pass(clf: CryClassifier, monkeypatch: pytest.MonkeyPatch) -> None:
+    g = clf.grid
     x = _clip(20.0, seed=4)
     whole_cry, _ = clf._model.run_windows(x[None, :])
-    # segments of 4 windows: 20 s needs 6 runs instead of 1
-    monkeypatch.setattr(classifier, "MAX_BATCH_SAMPLES", m.window_samples + 3 * m.hop_samples)
-    starts = classifier.segment_starts(x.size, m.window_samples, m.hop_samples, 4)
-    assert len(starts) > 1 and np.all(np.diff(starts) == 4 * m.hop_samples)
-    cry, _ = clf._score_one_pass(x)
+    # segments of 4 windows (plus their context): 20 s needs 6 runs instead of 1
+    monkeypatch.setattr(classifier, "MAX_BATCH_SAMPLES", g.window + 2 * g.context + 3 * g.hop)
+    segments = list(g.segments(x.size, classifier.MAX_BATCH_SAMPLES))
+    assert len(segments) > 1 and all(stop - first == 4 for first, stop, _, _ in segments[:-1])
+    cry, _ = clf._score(x)
     assert cry.shape == (whole_cry.shape[1],)  # the same windows, segment by segment
-    assert np.abs(cry - whole_cry[0]).max() < 0.05
+    assert np.abs(cry - whole_cry[0]).max() <= 1e-5
     assert clf.predict(x, RATE).windows == whole_cry.shape[1]
-
-
-@pytest.mark.parametrize(
-    "n,window,hop,per,want",
-    [
-        (80, 40, 20, 3, [0]),  # exactly one segment: 40 + 2 * 20 samples hold windows 0..2
-        (81, 40, 20, 3, [0, 60]),  # one sample more: window 3 starts at 60 and holds 21 > 40 - 20 samples
-        (100, 40, 20, 3, [0, 60]),
-        (200, 40, 20, 3, [0, 60, 120]),  # the third segment holds windows 6.. (120..200)
-        (10, 40, 20, 3, [0]),  # shorter than a window
-    ],
-)
-def test_segment_starts(n: int, window: int, hop: int, per: int, want: list[int]) -> None:
-    assert classifier.segment_starts(n, window, hop, per).tolist() == want
 
 
 def test_a_lone_window_output_is_refused(model_path: Path, tmp_path: Path) -> None:

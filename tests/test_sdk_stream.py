@@ -1,4 +1,5 @@
-"""CryStream: agreement with whole-clip scoring, one event per burst, chunking, flush, memory."""
+"""CryStream: rules from the model, one event per burst, chunking, flush, detection delay, memory.
+(Window scores equal to predict's: test_sdk_stream_parity.py.)"""
 from __future__ import annotations
 
 import os
@@ -7,12 +8,11 @@ import sys
 import numpy as np
 import pytest
 
-from infantcry_sdk import AudioError, CryClassifier, CryStream, StreamOptions, audio
-from infantcry_sdk.classifier import window_starts
-from infantcry_sdk.stream import DEFAULT_OFF_FRACTION
+from infantcry_sdk import AudioError, CryClassifier, CryStream, StreamOptions, contract
 
 SR = 16000
 BURSTS = ((2.0, 4.5), (9.0, 11.0), (15.5, 18.0))
+SUPPORTED = {contract.KEY_CAUSE_STATUS: contract.CAUSE_SUPPORTED}
 
 
 class Recorder:
@@ -21,11 +21,14 @@ class Recorder:
     def __init__(self, clf: CryClassifier) -> None:
         self.clf = clf
         self.metadata = clf.metadata
+        self.grid = clf.grid
         self.windows: list[tuple[int, float]] = []  # (length, cry probability)
 
-    def score_windows(self, windows: np.ndarray):
-        cry, causes = self.clf.score_windows(windows)
-        self.windows += [(windows.shape[1], float(p)) for p in cry]
+    def _score_span(self, span, lo, first, stop):
+        cry, causes = self.clf._score_span(span, lo, first, stop)
+        for k, p in zip(range(first, stop), cry):
+            start, end = self.grid.bounds(k, lo + span.shape[0])
+            self.windows.append((end - start, float(p)))
         return cry, causes
 
 
@@ -44,35 +47,71 @@ def bursts(synth_cry) -> np.ndarray:
     return synth_cry(SR, 21.3, bursts=BURSTS)
 
 
-def test_defaults(toy_classifier):
+def test_defaults_are_the_models_rules(toy_classifier):
     s = toy_classifier.stream()
+    m = toy_classifier.metadata
     assert s.sample_rate == s.model_rate == SR
-    assert s.rules.on_threshold == toy_classifier.metadata.detection_threshold
-    assert s.rules.off_threshold == pytest.approx(DEFAULT_OFF_FRACTION * s.rules.on_threshold)
-    assert (s.rules.min_on_windows, s.rules.min_off_windows) == (2, 2)
+    assert s.rules.on_threshold == m.stream_on_threshold == m.detection_threshold
+    assert s.rules.off_threshold == pytest.approx(contract.DEFAULT_STREAM_OFF_RATIO * s.rules.on_threshold)
+    assert (s.rules.min_on_windows, s.rules.min_off_windows, s.smoothing_windows) == (
+        contract.DEFAULT_STREAM_MIN_ON_WINDOWS, contract.DEFAULT_STREAM_MIN_OFF_WINDOWS,
+        contract.DEFAULT_STREAM_SMOOTHING_WINDOWS)
     assert s.last_score is None and s.samples_seen == 0 and not s.active
 
 
-@pytest.mark.parametrize("rate", [16000, 44100, 8000])
-def test_stream_scores_the_same_windows_as_predict(toy_classifier, synth_cry, rate):
-    """Stream windows (plus the flush window) are exactly predict's windows, with the same scores."""
-    x = synth_cry(rate, 4.3, bursts=((1.0, 2.5),), level=0.08)
-    rec = Recorder(toy_classifier)
-    play(CryStream(rec, rate), x, 3001)
-    whole = toy_classifier.predict(x, rate)
-    m = toy_classifier.metadata
-    n = round(4.3 * SR)
-    starts = window_starts(n, m.window_samples, m.hop_samples)
-    resampled = audio.load(x, rate, SR)
-    rows = np.stack([resampled[s : s + m.window_samples] for s in starts])
-    cry, _ = toy_classifier.score_windows(rows)
-    assert len(rec.windows) == whole.windows == len(starts)
-    assert [p for _, p in rec.windows] == pytest.approx(list(cry), abs=1e-5)
-    assert max(p for _, p in rec.windows) == pytest.approx(whole.cry_probability, abs=1e-5)
+CALIBRATED = {
+    contract.KEY_STREAM_ON_THRESHOLD: "0.7",
+    contract.KEY_STREAM_OFF_THRESHOLD: "0.2",
+    contract.KEY_STREAM_SMOOTHING_WINDOWS: "3",
+    contract.KEY_STREAM_MIN_ON_WINDOWS: "2",
+    contract.KEY_STREAM_MIN_OFF_WINDOWS: "4",
+}
+
+
+def test_rules_come_from_the_model_metadata_and_options_override_them(toy_model_factory):
+    clf = CryClassifier.load(toy_model_factory("calibrated", metadata_overrides=CALIBRATED))
+    m = clf.metadata
+    assert (m.stream_on_threshold, m.stream_off_threshold, m.stream_smoothing_windows,
+            m.stream_min_on_windows, m.stream_min_off_windows) == (0.7, 0.2, 3, 2, 4)
+    s = clf.stream()
+    assert (s.rules.on_threshold, s.rules.off_threshold, s.smoothing_windows,
+            s.rules.min_on_windows, s.rules.min_off_windows) == (0.7, 0.2, 3, 2, 4)
+    s = clf.stream(options=StreamOptions(on_threshold=0.9, smoothing_windows=1, min_off_windows=1))
+    assert (s.rules.on_threshold, s.rules.off_threshold, s.smoothing_windows,
+            s.rules.min_on_windows, s.rules.min_off_windows) == (0.9, pytest.approx(0.54), 1, 2, 1)
+
+
+def test_smoothing_averages_the_last_windows(toy_model_factory, synth_cry):
+    """With 3-window smoothing the detector sees the running mean of the last 3 window scores."""
+    clf = CryClassifier.load(toy_model_factory("calibrated", metadata_overrides=CALIBRATED))
+    x = synth_cry(SR, 8.0, bursts=((2.0, 5.0),), level=0.05)
+    rec = Recorder(clf)
+    seen: list[float] = []
+    s = CryStream(rec, SR)
+    real_update = s._detector.update
+    s._detector.update = lambda a, b, p, c: seen.append(p) or real_update(a, b, p, c)
+    play(s, x, 3000)
+    raw = [p for _, p in rec.windows]
+    want = [float(np.mean(raw[max(0, k - 2) : k + 1])) for k in range(len(raw))]
+    assert seen == pytest.approx(want, abs=1e-12) and len(raw) == clf.grid.count(x.size)
+
+
+def test_events_report_detection_delay(toy_classifier, synth_cry):
+    x = synth_cry(SR, 6.0, bursts=((2.0, 4.0),))
+    s = toy_classifier.stream()
+    events = play(s, x, 1000)
+    start, end = events
+    g = toy_classifier.grid
+    # the start is reported when the first window at or above the threshold is complete
+    assert start.detected_sample % g.hop == 0 and start.detected_sample - start.sample == g.window
+    assert start.delay_s == (start.detected_sample - start.sample) / SR
+    assert end.detected_sample >= end.sample and end.delay_s >= 0
+    assert start.to_dict()["delay_s"] == start.delay_s
 
 
 @pytest.mark.parametrize("rate, chunk", [(16000, 1600), (16000, 7777), (44100, 4410), (48000, 100_000)])
-def test_one_event_pair_per_burst(toy_classifier, synth_cry, rate, chunk):
+def test_one_event_pair_per_burst(toy_model_factory, synth_cry, rate, chunk):
+    toy_classifier = CryClassifier.load(toy_model_factory("supported", metadata_overrides=SUPPORTED))
     x = synth_cry(rate, 21.3, bursts=BURSTS)
     events = play(toy_classifier.stream(sample_rate=rate), x, chunk)
     assert [e.kind for e in events] == ["start", "end"] * len(BURSTS)
@@ -117,11 +156,11 @@ def test_flush_rules(toy_classifier, synth_cry):
     assert len(rec.windows) == 1
     s.flush()
     assert len(rec.windows) == 1
-    # one window and a bit: flush adds a full window aligned to the end
+    # one window and a bit: flush adds the grid's partial window, on the hop grid
     rec.windows.clear()
     s.push(x[: m.window_samples + 100])
     s.flush()
-    assert [length for length, _ in rec.windows] == [m.window_samples] * 2
+    assert [length for length, _ in rec.windows] == [m.window_samples, m.window_samples - m.hop_samples + 100]
 
 
 def test_flush_closes_an_open_event_and_starts_over(toy_classifier, synth_cry):
@@ -130,7 +169,7 @@ def test_flush_closes_an_open_event_and_starts_over(toy_classifier, synth_cry):
     events = s.push(x)
     assert [e.kind for e in events] == ["start"] and s.active
     end = s.flush()
-    assert [e.kind for e in end] == ["end"] and end[0].sample == len(x)
+    assert [e.kind for e in end] == ["end"] and end[0].sample == len(x) == end[0].detected_sample
     assert s.samples_seen == 0 and not s.active and s.last_score is not None
     assert [e.sample for e in s.push(x)] == [events[0].sample]  # times restart at 0
 
@@ -198,11 +237,19 @@ def test_options(toy_classifier, bursts):
     assert (s.rules.on_threshold, s.rules.off_threshold, s.rules.min_on_windows, s.rules.min_off_windows) == (0.9, 0.1, 1, 3)
     events = play(s, bursts, 4000)
     assert [e.kind for e in events] == ["start", "end"] * len(BURSTS)
-    for bad in (dict(min_on_windows=0), dict(on_threshold=1.5), dict(max_batch_windows=True), dict(off_threshold="x")):
+    for bad in (dict(min_on_windows=0), dict(on_threshold=1.5), dict(max_batch_windows=True), dict(off_threshold="x"),
+                dict(smoothing_windows=0), dict(on_threshold=True), dict(max_batch_windows=None)):
         with pytest.raises(ValueError):
             StreamOptions(**bad)
     with pytest.raises(ValueError, match="must not exceed"):
         toy_classifier.stream(options=StreamOptions(on_threshold=0.3, off_threshold=0.4))
+
+
+def test_unsupported_cause_gives_events_without_cause(toy_classifier, bursts):
+    assert not toy_classifier.metadata.cause_supported
+    events = play(toy_classifier.stream(), bursts, 4000)
+    assert events and all(e.cause is None for e in events)
+    assert all(set(e.cause_probabilities) == set(toy_classifier.labels) for e in events)
 
 
 def _rss_bytes() -> int:
