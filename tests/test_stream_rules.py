@@ -10,7 +10,7 @@ from export.evaluation.stream_rules import (
     score_events, smoothed,
 )
 from infantcry_sdk import contract
-from infantcry_sdk.events import EventDetector, EventRules
+from infantcry_sdk.events import EventDetector, EventRules, ScoreSmoother
 
 
 def test_smoothing_is_a_trailing_mean() -> None:
@@ -18,16 +18,18 @@ def test_smoothing_is_a_trailing_mean() -> None:
     assert smoothed(np.array([0.2, 0.4]), 1).tolist() == [0.2, 0.4]
 
 
-@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("seed", range(6))
 def test_replay_matches_the_sdk_event_rule(seed: int) -> None:
     rng = np.random.default_rng(seed)
     probs = np.clip(np.repeat(rng.random(60), rng.integers(1, 4, size=60)), 0, 1)
-    rules = StreamRules(on_threshold=0.7, off_threshold=0.4, smoothing_windows=1, min_on_windows=2, min_off_windows=2)
-    det = EventDetector(EventRules(0.7, 0.4, 2, 2), ["a", "b"], 16000)
+    k, on_n, off_n = 1 + seed % 3, 1 + seed % 2, 2 + seed % 2
+    rules = StreamRules(on_threshold=0.7, off_threshold=0.4, smoothing_windows=k, min_on_windows=on_n, min_off_windows=off_n)
+    det = EventDetector(EventRules(0.7, 0.4, on_n, off_n), ["a", "b"], 16000)
+    smoother = ScoreSmoother(k)
     hop, win = 100, 200
     sdk = []
     for w, p in enumerate(probs):
-        sdk += det.update(w * hop, w * hop + win, float(p), [0.5, 0.5])
+        sdk += det.update(w * hop, w * hop + win, smoother.update(float(p)), [0.5, 0.5])
     sdk += det.finish()
     ours = replay(probs, rules)
     assert [e.sample for e in sdk if e.kind == "start"] == [e.first * hop for e in ours]
