@@ -34,6 +34,12 @@ class ExportConfig:
     # Layers left in float in the int8 file: the stem and the first depthwise layer.
     keep_float: tuple = ("model.stem.0.weight", "model.blocks.0.depthwise.0.weight")
     opset: int = 18  # the dynamo exporter's Pad-18 cannot be converted down to 17
+    # The monitor's rules are chosen on validation home-day streams for this false-alarm budget.
+    max_false_alarms_per_hour: float = 0.5
+    stream_minutes_per_source: float = 40.0
+    # The cause head ships as supported only if its validation predictions pass the chance test
+    # (export.evaluation.cause_test) at this level.
+    cause_test_alpha: float = 0.05
 
 
 @dataclass
@@ -97,7 +103,8 @@ def tiny_overrides() -> dict:
         "data": {"n_folds": 2},
         "teacher": {"epochs": 2, "augment_copies": 1, "fine_tune_blocks": 1},  # exercise the fine-tuning path
         "distill": {"epochs": 1},
-        "export": {"calibration_methods": ["minmax", "percentile"], "calibration_windows": 8},
+        "export": {"calibration_methods": ["minmax", "percentile"], "calibration_windows": 8,
+                   "stream_minutes_per_source": 1.0},
     }
 
 

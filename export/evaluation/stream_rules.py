@@ -134,6 +134,15 @@ class StreamScore:
     def delay_percentile(self, q: float) -> float:
         return float(np.percentile(self.delays_s, q)) if self.delays_s else float("nan")
 
+    @staticmethod
+    def pooled(scores: Sequence["StreamScore"]) -> "StreamScore":
+        """Several streams' scores as one."""
+        return StreamScore(
+            sum(s.bouts for s in scores), sum(s.detected for s in scores), sum(s.long_bouts for s in scores),
+            sum(s.long_detected for s in scores), sum(s.false_alarms for s in scores), sum(s.hours for s in scores),
+            tuple(d for s in scores for d in s.delays_s),
+        )
+
     def summary(self) -> dict:
         return {
             "bouts": self.bouts, "event_recall": self.recall,
@@ -185,11 +194,8 @@ class LabelledStream:
 
 def evaluate_rules(streams: Sequence[LabelledStream], rules: StreamRules, window_s: float, hop_s: float) -> StreamScore:
     """One rule on several streams, pooled."""
-    parts = [score_events(event_spans(replay(s.window_probs, rules), window_s, hop_s), s.bouts, s.hours) for s in streams]
-    return StreamScore(
-        sum(p.bouts for p in parts), sum(p.detected for p in parts), sum(p.long_bouts for p in parts),
-        sum(p.long_detected for p in parts), sum(p.false_alarms for p in parts), sum(p.hours for p in parts),
-        tuple(d for p in parts for d in p.delays_s),
+    return StreamScore.pooled(
+        [score_events(event_spans(replay(s.window_probs, rules), window_s, hop_s), s.bouts, s.hours) for s in streams]
     )
 
 

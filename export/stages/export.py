@@ -11,10 +11,15 @@ from typing import Sequence
 
 import numpy as np
 
+from infantcry_sdk import contract
+
 from export.constants import SAMPLE_RATE
 from export.data.context import DataContext, LabelledSide
 from export.evaluation import metrics
+from export.evaluation.cause_test import CauseTest, cause_chance_test
 from export.evaluation.evaluate import Scores, choose_cause_min_confidence, choose_detection_threshold
+from export.evaluation.home_day import HomeDayConfig
+from export.evaluation.monitor import Calibrated, calibrate_on, labelled, sdk_window_scores, side_streams
 from export.modelfile.metadata import metadata_for, rewrite_metadata
 from export.modelfile.onnx_export import export_student_onnx
 from export.modelfile.quantize import QuantizeError, quantize_dynamic_int8, quantize_static_int8, to_ort
@@ -29,12 +34,14 @@ class ExportOutputs:
     calibration_chosen: str
     calibration: dict  # method -> {"val_detection_auc", "bytes"} or {"error"}
     thresholds: dict  # shipped file -> {"detection_threshold", "cause_min_confidence"}
+    monitor: dict  # stream rules chosen on validation streams
+    cause_test: dict  # the cause head's chance test on validation
     ort: dict
     files: list[Path] = field(default_factory=list)
 
     def info(self) -> dict:
         return {"calibration": self.calibration, "calibration_chosen": self.calibration_chosen,
-                "thresholds": self.thresholds, "ort": self.ort}
+                "thresholds": self.thresholds, "monitor": self.monitor, "cause_test": self.cause_test, "ort": self.ort}
 
 
 def _metadata(run: Run, labels: Sequence[str], threshold: float, conf: float, summary: dict) -> dict[str, str]:
@@ -91,6 +98,29 @@ def _ship(run: Run, labels: list[str], val: LabelledSide, shipped: dict[str, Sco
     return thresholds
 
 
+def _monitor_rules(run: Run, ctx: DataContext, model: Path) -> Calibrated:
+    """Stream rules for the false-alarm budget, chosen on validation home-day streams."""
+    e = run.config.export
+    streams = side_streams(ctx, run.data_root, "val", HomeDayConfig(minutes_per_source=e.stream_minutes_per_source, seed=run.config.seed))
+    scored = labelled(streams, lambda audio: sdk_window_scores(model, audio, run.config.threads))
+    return calibrate_on(scored, e.window_seconds, e.hop_seconds, e.max_false_alarms_per_hour)
+
+
+def _cause_test(run: Run, ctx: DataContext, val: LabelledSide, scores: Scores) -> CauseTest:
+    """The shipped file's cause answers on validation cries against chance (grouped by family)."""
+    s = scores.select(val.ev.cause_ids)
+    groups = [ctx.by_id[i].group for i in val.ev.cause_ids]
+    return cause_chance_test(val.ev.cause_y, s.cause_probabilities.argmax(axis=1), groups,
+                             evaluated_on="the validation side's curated cries", n_boot=run.config.n_boot,
+                             alpha=run.config.export.cause_test_alpha, seed=run.config.seed)
+
+
+def _runtime_rules(monitor: Calibrated, cause: CauseTest) -> dict[str, str]:
+    """The metadata the runtime reads for the monitor and for whether it may name a cause."""
+    status = contract.CAUSE_SUPPORTED if cause.supported else contract.CAUSE_UNSUPPORTED
+    return {**monitor.rules.metadata(), contract.KEY_CAUSE_STATUS: status, contract.KEY_CAUSE_STATUS_REASON: cause.reason}
+
+
 def run(run: Run, ctx: DataContext) -> ExportOutputs:
     t0 = time.time()
     labels, val, summary = list(ctx.labels), ctx.labelled("val"), _summary(run)
@@ -110,9 +140,13 @@ def run(run: Run, ctx: DataContext) -> ExportOutputs:
     # student_int8.onnx is a byte copy of the chosen method's file: its validation scores are known.
     shipped = {"student_int8.onnx": val_scores[best], "student_fp32.onnx": val.scores(run.path("student_fp32.onnx"), run.config.threads)}
     thresholds = _ship(run, labels, val, shipped, summary)
+    monitor = _monitor_rules(run, ctx, run.path("student_int8.onnx"))
+    cause = _cause_test(run, ctx, val, val_scores[best])
+    for name in shipped:
+        rewrite_metadata(run.path(name), run.path(name), _runtime_rules(monitor, cause))
     files += [run.path(n) for n in shipped]
     ort = to_ort(run.path("student_int8.onnx"), run.path("student_int8.ort"))
-    out = ExportOutputs(best, calibration, thresholds,
+    out = ExportOutputs(best, calibration, thresholds, monitor.to_dict(), cause.to_dict(),
                         {"bytes": ort.size_bytes, "metadata_survives": ort.metadata_survives, "usability": ort.usability},
                         files + [ort.path, ort.required_operators])
     run.record("export", out.files, time.time() - t0, out.info())

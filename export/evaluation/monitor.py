@@ -1,0 +1,106 @@
+"""The monitor as parents run it: home-day streams of one side, the model's window scores on them, the
+stream rules chosen on validation streams, and events counted on test streams.
+
+Validation streams (validation clips, validation room tone) choose the rules; test streams (test clips,
+test room tone) report them; no clip or noise recording is on both. Window scores come from the SDK's
+own :class:`infantcry_sdk.CryStream` (its ``on_window`` callback), which scores exactly the windows
+``predict`` scores; the reported events come from a fresh ``CryStream`` fed 100 ms chunks with the
+rules written into the model, so the figures are the product's. YAMNet's zero-shot cry score gets
+the same treatment (rules calibrated on the same validation streams, replayed on the test streams).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from export.constants import SAMPLE_RATE
+from export.data.context import DataContext
+from export.data.noise import noise_for_side
+from export.evaluation.home_day import HomeDayConfig, HomeStream, build_stream, run_monitor
+from export.evaluation.stream_rules import LabelledStream, StreamRules, StreamScore, calibrate, evaluate_rules
+
+#: Negative sources that get a stream each (those present in the catalog).
+STREAM_SOURCES = ("esc50", "speech", "urbansound8k", "extra")
+
+
+def side_streams(ctx: DataContext, data_root: Path, side: str, config: HomeDayConfig) -> list[HomeStream]:
+    """One home-day stream per negative source, from ``side``'s clips and ``side``'s room tone only."""
+    clips = [c for c in ctx.side(side) if c.is_cry is not None]
+    cries = ctx.waves([c for c in clips if c.is_cry])
+    room = [n.samples for n in noise_for_side(data_root, side)] or [np.full(SAMPLE_RATE, 1e-4, dtype=np.float32)]
+    streams = []
+    for i, source in enumerate(STREAM_SOURCES):
+        negatives = [c for c in clips if not c.is_cry and c.source == source]
+        if negatives and cries:
+            streams.append(build_stream(f"{side}:{source}", ctx.waves(negatives), cries, room, config,
+                                        seed=config.seed * 1000 + i + (0 if side == "val" else 500)))
+    return streams
+
+
+def sdk_window_scores(model_path: Path, audio: np.ndarray, threads: int) -> np.ndarray:
+    """Every window's cry probability, from the SDK's stream (large chunks: chunking does not change them)."""
+    from infantcry_sdk import CryClassifier
+
+    stream = CryClassifier.load(model_path, threads=threads).stream(SAMPLE_RATE)
+    probs: list[float] = []
+    stream.on_window = lambda w: probs.append(w.cry_probability)
+    step = 60 * SAMPLE_RATE
+    for pos in range(0, audio.size, step):
+        stream.push(audio[pos:pos + step])
+    stream.flush()
+    return np.asarray(probs)
+
+
+def labelled(streams: Sequence[HomeStream], score: Callable[[np.ndarray], np.ndarray]) -> list[LabelledStream]:
+    return [LabelledStream(s.name, score(s.audio), tuple(s.bouts), s.hours) for s in streams]
+
+
+@dataclass(frozen=True)
+class Calibrated:
+    """Rules chosen on validation streams, and how they did there."""
+
+    rules: StreamRules
+    met_budget: bool
+    validation: dict
+
+    def to_dict(self) -> dict:
+        return {"rules": self.rules.to_dict(), "met_false_alarm_budget": self.met_budget, "validation": self.validation}
+
+
+def calibrate_on(streams: Sequence[LabelledStream], window_s: float, hop_s: float, budget: float) -> Calibrated:
+    rules, score, met = calibrate(streams, window_s, hop_s, max_false_alarms_per_hour=budget)
+    return Calibrated(rules, met, score.summary())
+
+
+def monitor_report(
+    model_path: Path, streams: Sequence[HomeStream], threads: int, chunk_ms: float = 100.0
+) -> dict[str, dict]:
+    """Per stream and pooled: event recall, delays and false alarms of the model's own CryStream."""
+    from infantcry_sdk import CryClassifier
+
+    clf = CryClassifier.load(model_path, threads=threads)
+    per = {s.name: run_monitor(s, lambda: clf.stream(SAMPLE_RATE), chunk_ms) for s in streams}
+    out = {name: sc.summary() for name, sc in per.items()}
+    out["all"] = StreamScore.pooled(list(per.values())).summary()
+    return out
+
+
+def replay_report(streams: Sequence[LabelledStream], rules: StreamRules, window_s: float, hop_s: float) -> dict[str, dict]:
+    """The same table from replayed window scores (for a scorer that has no CryStream, e.g. YAMNet)."""
+    out = {s.name: evaluate_rules([s], rules, window_s, hop_s).summary() for s in streams}
+    out["all"] = evaluate_rules(streams, rules, window_s, hop_s).summary()
+    return out
+
+
+def yamnet_window_scores(extractor, audio: np.ndarray) -> np.ndarray:
+    """YAMNet's zero-shot cry score per 1.92 s window (every 0.96 s): the max over its two 0.96 s
+    patches (``extractor`` with a 96-frame patch hop)."""
+    step = 320 * 15360  # 320 patches (5.1 min) at a time, on the patch grid
+    patch = np.concatenate([np.asarray(f.cry_scores, dtype=np.float64)
+                            for f in extractor.extract([audio[i:i + step] for i in range(0, audio.size, step)])])
+    if patch.size < 2:
+        return patch
+    return np.maximum(patch[:-1], patch[1:])
