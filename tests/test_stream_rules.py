@@ -72,3 +72,12 @@ def test_calibration_meets_the_budget_and_catches_bouts() -> None:
         contract.KEY_STREAM_MIN_ON_WINDOWS, contract.KEY_STREAM_MIN_OFF_WINDOWS,
     }
     assert float(meta[contract.KEY_STREAM_OFF_THRESHOLD]) <= float(meta[contract.KEY_STREAM_ON_THRESHOLD])
+
+
+def test_an_event_running_before_the_cry_detects_nothing() -> None:
+    """A monitor stuck 'on' from the start neither catches later bouts nor hides its false alarm."""
+    bouts = [Bout(100.0, 130.0), Bout(300.0, 320.0)]
+    sc = score_events([(5.0, 8.0, 400.0)], bouts, hours=0.2)
+    assert sc.detected == 0 and sc.false_alarms == 1
+    sc = score_events([(99.0, 101.0, 120.0)], bouts, hours=0.2)  # one window early: a catch
+    assert sc.detected == 1 and sc.false_alarms == 0

@@ -40,6 +40,13 @@ def side_streams(ctx: DataContext, data_root: Path, side: str, config: HomeDayCo
     return streams
 
 
+def model_context_seconds(model_path: Path) -> float:
+    """How much audio after a window the model's stream waits for before scoring it."""
+    from infantcry_sdk import CryClassifier
+
+    return CryClassifier.load(model_path).grid.context / SAMPLE_RATE
+
+
 def sdk_window_scores(model_path: Path, audio: np.ndarray, threads: int) -> np.ndarray:
     """Every window's cry probability, from the SDK's stream (large chunks: chunking does not change them)."""
     from infantcry_sdk import CryClassifier
@@ -70,8 +77,10 @@ class Calibrated:
         return {"rules": self.rules.to_dict(), "met_false_alarm_budget": self.met_budget, "validation": self.validation}
 
 
-def calibrate_on(streams: Sequence[LabelledStream], window_s: float, hop_s: float, budget: float) -> Calibrated:
-    rules, score, met = calibrate(streams, window_s, hop_s, max_false_alarms_per_hour=budget)
+def calibrate_on(
+    streams: Sequence[LabelledStream], window_s: float, hop_s: float, budget: float, context_s: float = 0.0
+) -> Calibrated:
+    rules, score, met = calibrate(streams, window_s, hop_s, max_false_alarms_per_hour=budget, context_s=context_s)
     return Calibrated(rules, met, score.summary())
 
 
@@ -88,10 +97,12 @@ def monitor_report(
     return out
 
 
-def replay_report(streams: Sequence[LabelledStream], rules: StreamRules, window_s: float, hop_s: float) -> dict[str, dict]:
+def replay_report(
+    streams: Sequence[LabelledStream], rules: StreamRules, window_s: float, hop_s: float, context_s: float = 0.0
+) -> dict[str, dict]:
     """The same table from replayed window scores (for a scorer that has no CryStream, e.g. YAMNet)."""
-    out = {s.name: evaluate_rules([s], rules, window_s, hop_s).summary() for s in streams}
-    out["all"] = evaluate_rules(streams, rules, window_s, hop_s).summary()
+    out = {s.name: evaluate_rules([s], rules, window_s, hop_s, context_s).summary() for s in streams}
+    out["all"] = evaluate_rules(streams, rules, window_s, hop_s, context_s).summary()
     return out
 
 

@@ -155,31 +155,40 @@ class StreamScore:
 
 #: Bouts at least this long are the ones the monitor's recall target is about.
 LONG_BOUT_SECONDS = 10.0
+#: An event detects a bout when it starts inside the bout or at most this long before it (the first
+#: window that hears a cry starts up to one 1.92 s window earlier). An event already running long
+#: before a cry began was raised for something else: it detects nothing.
+ONSET_TOLERANCE_S = 2.0
+
+
+def _detects(start: float, bout: Bout) -> bool:
+    return bout.start_s - ONSET_TOLERANCE_S <= start < bout.end_s
 
 
 def score_events(
     spans: Iterable[tuple[float, float, float]], bouts: Sequence[Bout], hours: float
 ) -> StreamScore:
-    """Match events to bouts. ``spans`` are (start_s, raised_s, end_s) per event: an event that
-    overlaps a bout detects it (its delay: raised - bout start, at least 0); one that overlaps none
-    is a false alarm."""
+    """Match events to bouts. ``spans`` are (start_s, raised_s, end_s) per event: an event that starts
+    within a bout (or just before it, :data:`ONSET_TOLERANCE_S`) detects it, with delay raised - bout
+    start (at least 0); an event that detects no bout is a false alarm."""
     spans = list(spans)
     delays: list[float] = []
     detected = long_detected = 0
     for b in bouts:
-        hits = [raised for start, raised, end in spans if start < b.end_s and end > b.start_s]
+        hits = [raised for start, raised, _ in spans if _detects(start, b)]
         if hits:
             detected += 1
             long_detected += b.seconds >= LONG_BOUT_SECONDS
             delays.append(max(0.0, min(hits) - b.start_s))
-    false_alarms = sum(not any(start < b.end_s and end > b.start_s for b in bouts) for start, _, end in spans)
+    false_alarms = sum(not any(_detects(start, b) for b in bouts) for start, _, _ in spans)
     n_long = sum(b.seconds >= LONG_BOUT_SECONDS for b in bouts)
     return StreamScore(len(bouts), detected, n_long, long_detected, false_alarms, hours, tuple(delays))
 
 
-def event_spans(events: Sequence[Event], window_s: float, hop_s: float) -> list[tuple[float, float, float]]:
-    """(start_s, raised_s, end_s) of replayed events: raised when the confirming window is complete."""
-    return [(e.first * hop_s, e.confirm * hop_s + window_s, e.last * hop_s + window_s) for e in events]
+def event_spans(events: Sequence[Event], window_s: float, hop_s: float, context_s: float = 0.0) -> list[tuple[float, float, float]]:
+    """(start_s, raised_s, end_s) of replayed events: raised once the confirming window and the
+    ``context_s`` of audio its score needs after it have arrived (as ``CryStream`` raises it)."""
+    return [(e.first * hop_s, e.confirm * hop_s + window_s + context_s, e.last * hop_s + window_s) for e in events]
 
 
 @dataclass(frozen=True)
@@ -192,10 +201,12 @@ class LabelledStream:
     hours: float
 
 
-def evaluate_rules(streams: Sequence[LabelledStream], rules: StreamRules, window_s: float, hop_s: float) -> StreamScore:
+def evaluate_rules(
+    streams: Sequence[LabelledStream], rules: StreamRules, window_s: float, hop_s: float, context_s: float = 0.0
+) -> StreamScore:
     """One rule on several streams, pooled."""
     return StreamScore.pooled(
-        [score_events(event_spans(replay(s.window_probs, rules), window_s, hop_s), s.bouts, s.hours) for s in streams]
+        [score_events(event_spans(replay(s.window_probs, rules), window_s, hop_s, context_s), s.bouts, s.hours) for s in streams]
     )
 
 
@@ -221,6 +232,7 @@ def calibrate(
     hop_s: float,
     max_false_alarms_per_hour: float = 0.5,
     grid: CalibrationGrid = CalibrationGrid(),
+    context_s: float = 0.0,
 ) -> tuple[StreamRules, StreamScore, bool]:
     """The rule with the most long bouts caught, then the most bouts, then the shortest median delay,
     among those within the false-alarm budget on ``streams``; ``True`` when the budget was met. When no
@@ -231,7 +243,7 @@ def calibrate(
         _threshold_candidates(streams, grid.n_thresholds),
     ):
         rules = StreamRules(float(thr), float(thr * ratio), k, on_n, off_n)
-        sc = evaluate_rules(streams, rules, window_s, hop_s)
+        sc = evaluate_rules(streams, rules, window_s, hop_s, context_s)
         within = sc.false_alarms_per_hour <= max_false_alarms_per_hour
         delay = sc.delay_percentile(50) if sc.delays_s else float("inf")
         key = (within, sc.long_detected, sc.detected, -delay) if within else (within, -sc.false_alarms, sc.detected, -delay)

@@ -19,7 +19,14 @@ from export.evaluation import metrics
 from export.evaluation.cause_test import CauseTest, cause_chance_test
 from export.evaluation.evaluate import Scores, choose_cause_min_confidence, choose_detection_threshold
 from export.evaluation.home_day import HomeDayConfig
-from export.evaluation.monitor import Calibrated, calibrate_on, labelled, sdk_window_scores, side_streams
+from export.evaluation.monitor import (
+    Calibrated,
+    calibrate_on,
+    labelled,
+    model_context_seconds,
+    sdk_window_scores,
+    side_streams,
+)
 from export.modelfile.metadata import metadata_for, rewrite_metadata
 from export.modelfile.onnx_export import export_student_onnx
 from export.modelfile.quantize import QuantizeError, quantize_dynamic_int8, quantize_static_int8, to_ort
@@ -103,7 +110,7 @@ def _monitor_rules(run: Run, ctx: DataContext, model: Path) -> Calibrated:
     e = run.config.export
     streams = side_streams(ctx, run.data_root, "val", HomeDayConfig(minutes_per_source=e.stream_minutes_per_source, seed=run.config.seed))
     scored = labelled(streams, lambda audio: sdk_window_scores(model, audio, run.config.threads))
-    return calibrate_on(scored, e.window_seconds, e.hop_seconds, e.max_false_alarms_per_hour)
+    return calibrate_on(scored, e.window_seconds, e.hop_seconds, e.max_false_alarms_per_hour, model_context_seconds(model))
 
 
 def _cause_test(run: Run, ctx: DataContext, val: LabelledSide, scores: Scores) -> CauseTest:

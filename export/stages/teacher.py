@@ -112,7 +112,7 @@ class TrainedHead:
 
 
 @dataclass
-class _Sides:
+class TeacherSides:
     """The teacher's items on each side, the evaluation sets, and how heads are trained and measured."""
 
     ctx: DataContext
@@ -127,7 +127,7 @@ class _Sides:
     tail: object = None  # the backbone blocks a fine-tuned head trains (a copy per head)
     feats: dict = field(default_factory=dict, repr=False)  # clip id -> cached features (weak labels score uncurated clips)
 
-    def frozen(self) -> "_Sides":
+    def frozen(self) -> "TeacherSides":
         return replace(self, train=_frozen_view(self.train), val=_frozen_view(self.val),
                        test=_frozen_view(self.test), tail=None)
 
@@ -190,7 +190,7 @@ def _features(run: Run, ctx: DataContext, extractor: FeatureExtractor) -> tuple[
     return feats, extra
 
 
-def _ablation(sides: _Sides, config: TeacherConfig, poolings: Sequence[str]) -> dict[str, TrainedHead]:
+def _ablation(sides: TeacherSides, config: TeacherConfig, poolings: Sequence[str]) -> dict[str, TrainedHead]:
     """The teacher's recipe on frozen embeddings, one pooling at a time."""
     frozen, cfg = sides.frozen(), replace(config, fine_tune_blocks=0)
     return {p: frozen.fit(replace(cfg, pooling=p)) for p in poolings}
@@ -203,7 +203,7 @@ class _WeakRound:
     info: dict = field(default_factory=dict)
 
 
-def _weak_labels(sides: _Sides, main: TrainedHead, config: TeacherConfig) -> _WeakRound:
+def _weak_labels(sides: TeacherSides, main: TrainedHead, config: TeacherConfig) -> _WeakRound:
     """Uncurated training-side uploads the teacher hears as crying become extra positives, their
     parent's tag a down-weighted cause label; kept only if the VALIDATION score improves."""
     out = _WeakRound(main, sides.train, {"weight": config.weak_label_weight})
@@ -229,7 +229,7 @@ def _weak_labels(sides: _Sides, main: TrainedHead, config: TeacherConfig) -> _We
     return out
 
 
-def _baselines(sides: _Sides, train: list[TrainItem], config: TeacherConfig) -> dict:
+def _baselines(sides: TeacherSides, train: list[TrainItem], config: TeacherConfig) -> dict:
     """Majority class, YAMNet's zero-shot cry score and a linear probe, on the same test clips."""
     ctx, val, test, n = sides.ctx, sides.val, sides.test, len(sides.ctx.labels)
     majority = int(np.bincount([it.cause for it in train if it.cause >= 0], minlength=n).argmax())
@@ -251,7 +251,7 @@ def _baselines(sides: _Sides, train: list[TrainItem], config: TeacherConfig) -> 
     }
 
 
-def _cross_validation(sides: _Sides, train: list[TrainItem], config: TeacherConfig, threshold: float) -> list[dict]:
+def _cross_validation(sides: TeacherSides, train: list[TrainItem], config: TeacherConfig, threshold: float) -> list[dict]:
     """Grouped folds over the development side: fixed epochs, F1 at the teacher's threshold."""
     ctx = sides.ctx
     # verified clips only (no weak labels: no leakage); made copies train with the fold of their original
@@ -328,14 +328,14 @@ def _home_data_summary(context_info: dict, stand_in_info: dict, config: TeacherC
     }
 
 
-def _sides(run: Run, ctx: DataContext, extractor: FeatureExtractor) -> tuple[_Sides, list[TrainItem], int]:
+def teacher_sides(run: Run, ctx: DataContext, extractor: FeatureExtractor) -> tuple[TeacherSides, list[TrainItem], int]:
     """The teacher's sides, the baby-like stand-in items (not yet in training) and the augmented count."""
     cfg = run.config
     feats, extra = _features(run, ctx, extractor)
     use_uncurated = cfg.data.use_uncurated == "aux_tags"
     hard = cfg.teacher.hard_negative_weight
     val_c, test_c = ctx.side("val"), ctx.side("test")
-    sides = _Sides(
+    sides = TeacherSides(
         ctx, _items(ctx, ctx.side("train") + extra.augmented, feats, use_uncurated, hard),
         _items(ctx, val_c, feats, False), _items(ctx, test_c, feats, False), ctx.eval_set(val_c), ctx.eval_set(test_c),
         cfg.n_boot, cfg.seed, cfg.threads, extractor.tail if cfg.teacher.fine_tune_blocks > 0 else None, feats,
@@ -352,7 +352,7 @@ def _keep_if_better(base: TrainedHead, other: TrainedHead, what: str) -> tuple[T
     }
 
 
-def _choose_teacher(sides: _Sides, config: TeacherConfig, poolings: Sequence[str]) -> tuple[TrainedHead, dict, dict]:
+def _choose_teacher(sides: TeacherSides, config: TeacherConfig, poolings: Sequence[str]) -> tuple[TrainedHead, dict, dict]:
     """The pooling ablation, then whether the AudioSet context inputs help: with pooling "auto" the
     ablation's best VALIDATION score chooses (never test); the ablation's head is reused when nothing
     else differs."""
@@ -369,7 +369,7 @@ def _choose_teacher(sides: _Sides, config: TeacherConfig, poolings: Sequence[str
     return chosen, ablation, info
 
 
-def _stand_ins(sides: _Sides, main: TrainedHead, stand_ins: list[TrainItem]) -> tuple[_Sides, TrainedHead, dict]:
+def _stand_ins(sides: TeacherSides, main: TrainedHead, stand_ins: list[TrainItem]) -> tuple[TeacherSides, TrainedHead, dict]:
     """Train again with the baby-like stand-ins; keep them only if VALIDATION improves."""
     if not stand_ins:
         return sides, main, {"kept": False, "what": "no stand-ins made", "n": 0}
@@ -388,7 +388,7 @@ def run(run: Run, ctx: DataContext) -> TeacherResult:
     tc = cfg.teacher
     extractor = FeatureExtractor(yamnet, hop_frames=tc.hop_frames, trainable_blocks=tc.fine_tune_blocks,
                                  cache_dir=run.cache_dir, threads=cfg.threads)
-    sides, stand_in_items, n_aug = _sides(run, ctx, extractor)
+    sides, stand_in_items, n_aug = teacher_sides(run, ctx, extractor)
     main, ablation, context_info = _choose_teacher(sides, tc, cfg.pooling_ablation)
     sides, main, stand_in_info = _stand_ins(sides, main, stand_in_items)
     weak = _weak_labels(sides, main, main.config)

@@ -1,0 +1,139 @@
+"""The report's "as the product is used" part: the monitor on test home-day streams, false alarms on
+baby-like sounds, recall against SNR for the model users run, and where student and teacher disagree.
+
+Everything is measured on the grouped test side (test clips, test room tone); every rule and threshold
+comes from the validation side. YAMNet's zero-shot cry score is measured beside the shipped student
+the same way, as the baseline a user could have had for free.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from export.constants import SAMPLE_RATE, YAMNET_TFLITE
+from export.data.catalog import Clip, background_clips
+from export.data.context import DataContext, LabelledSide
+from export.evaluation.evaluate import Scores, choose_detection_threshold, recall_vs_snr
+from export.evaluation.home_day import HomeDayConfig
+from export.evaluation.monitor import (
+    calibrate_on,
+    labelled,
+    model_context_seconds,
+    monitor_report,
+    replay_report,
+    side_streams,
+    yamnet_window_scores,
+)
+from export.pipeline import Run
+
+#: Baby-like negatives reported one by one (name -> which test clips).
+HARD_NEGATIVE_GROUPS: dict[str, Callable[[Clip], bool]] = {
+    "ESC-50 laughing": lambda c: c.source == "esc50" and c.category == "laughing",
+    "UrbanSound8K children_playing": lambda c: c.source == "urbansound8k" and c.category == "children_playing",
+    "child and teen speech": lambda c: c.source == "speech" and c.hard_negative,
+    "every hard negative": lambda c: c.hard_negative,
+    "every negative": lambda c: c.is_cry is False,
+}
+
+
+def yamnet_extractor(run: Run):
+    """YAMNet's backbone pass with 0.96 s patches, for its zero-shot cry score."""
+    from export.models.yamnet import load_yamnet
+    from export.training.features import FeatureExtractor
+
+    yamnet = load_yamnet(run.data_root / YAMNET_TFLITE, cache_dir=run.cache_dir)
+    return FeatureExtractor(yamnet, hop_frames=96, cache_dir=run.cache_dir, threads=run.config.threads)
+
+
+def _zero_shot(extractor, waves: Sequence[np.ndarray]) -> np.ndarray:
+    return np.array([float(f.cry_scores.max()) for f in extractor.extract(list(waves))])
+
+
+def monitor_section(run: Run, ctx: DataContext, model: Path, extractor) -> dict:
+    """Test home-day streams through the shipped file's CryStream, and YAMNet zero-shot beside it."""
+    e, seed = run.config.export, run.config.seed
+    cfg = HomeDayConfig(minutes_per_source=e.stream_minutes_per_source, seed=seed)
+    test, val = side_streams(ctx, run.data_root, "test", cfg), side_streams(ctx, run.data_root, "val", cfg)
+    yam = lambda audio: yamnet_window_scores(extractor, audio)  # noqa: E731
+    yam_rules = calibrate_on(labelled(val, yam), e.window_seconds, e.hop_seconds, e.max_false_alarms_per_hour)
+    return {
+        "config": asdict(cfg),
+        "streams": {s.name: {"hours": s.hours, "bouts": len(s.bouts)} for s in test},
+        "student_int8": monitor_report(model, test, run.config.threads, cfg.chunk_ms),
+        "student_context_s": model_context_seconds(model),
+        "yamnet_zero_shot": {**yam_rules.to_dict(),
+                             "test": replay_report(labelled(test, yam), yam_rules.rules, e.window_seconds, e.hop_seconds)},
+        "note": "bouts of 2-60 s (log-uniform) of test cries at 0-20 dB over test negatives of one source and "
+                "test-side room tone; events from CryStream in 100 ms chunks with the rules in the model file",
+    }
+
+
+def hard_negative_section(ctx: DataContext, test: LabelledSide, student: Scores, threshold: float,
+                          teacher: dict[str, float], teacher_threshold: float) -> dict:
+    """Clip-level false-alarm rate on each group of baby-like test negatives, student and teacher."""
+    out = {}
+    for name, pick in HARD_NEGATIVE_GROUPS.items():
+        ids = [i for i in test.ids if pick(ctx.by_id[i])]
+        if not ids:
+            continue
+        p = student.select(ids).cry_probability
+        t = np.array([teacher[i] for i in ids if i in teacher])
+        out[name] = {"n": len(ids), "student_int8_false_alarm_rate": float((p >= threshold).mean()),
+                     "teacher_false_alarm_rate": float((t >= teacher_threshold).mean()) if t.size else None}
+    return out
+
+
+def agreement_section(ctx: DataContext, test: LabelledSide, student: Scores, threshold: float,
+                      teacher: dict[str, float], teacher_threshold: float) -> dict:
+    """Per source: how often the shipped student and the teacher make the same call, and how far apart
+    their probabilities are."""
+    out = {}
+    for source in sorted({ctx.by_id[i].source for i in test.ids}):
+        ids = [i for i in test.ids if ctx.by_id[i].source == source and i in teacher]
+        if not ids:
+            continue
+        p = student.select(ids).cry_probability
+        t = np.array([teacher[i] for i in ids])
+        out[source] = {"n": len(ids), "same_decision": float(((p >= threshold) == (t >= teacher_threshold)).mean()),
+                       "mean_abs_probability_gap": float(np.abs(p - t).mean())}
+    return out
+
+
+def snr_section(run: Run, ctx: DataContext, model: Path, threshold: float, extractor, val: LabelledSide) -> dict:
+    """Recall of test cries mixed into test backgrounds at each SNR, for the shipped int8 student and
+    YAMNet zero-shot (threshold chosen on validation clips), with the same pairing as the teacher's curve."""
+    from infantcry_sdk import CryClassifier
+
+    test_c = ctx.side("test")
+    cries = ctx.waves([c for c in test_c if c.is_cry])
+    backgrounds = ctx.waves(background_clips(ctx.clips, [c.clip_id for c in test_c]))
+    clf = CryClassifier.load(model, threads=run.config.threads)
+    student = lambda waves: np.array([p.cry_probability for p in clf.predict_batch(waves, sample_rate=SAMPLE_RATE)])  # noqa: E731
+    uniform = np.full((len(val.ids), len(ctx.labels)), 1.0 / len(ctx.labels))
+    zs_thr = choose_detection_threshold(val.ev, Scores(val.ids, _zero_shot(extractor, val.waves), uniform))
+    return {
+        "student_int8": recall_vs_snr(student, cries, backgrounds, threshold, seed=run.config.seed),
+        "yamnet_zero_shot": recall_vs_snr(lambda w: _zero_shot(extractor, w), cries, backgrounds, zs_thr, seed=run.config.seed),
+        "yamnet_zero_shot_threshold": zs_thr,
+    }
+
+
+def teacher_test_probabilities(run: Run) -> dict[str, float]:
+    z = np.load(run.require("teacher_logits.npz", "teacher"))
+    return {str(i): float(1.0 / (1.0 + np.exp(-c))) for i, c in zip(z["clip_ids"], z["cry_logit"])}
+
+
+def home_sections(run: Run, ctx: DataContext, model: Path, student: Scores, threshold: float, teacher_report: dict) -> dict:
+    """Every "as used" section of the report for the shipped file ``model``."""
+    test, val = ctx.labelled("test"), ctx.labelled("val")
+    teacher, t_thr = teacher_test_probabilities(run), float(teacher_report["thresholds"]["detection_threshold"])
+    extractor = yamnet_extractor(run)
+    return {
+        "monitor": monitor_section(run, ctx, model, extractor),
+        "hard_negatives": hard_negative_section(ctx, test, student, threshold, teacher, t_thr),
+        "student_teacher_agreement": agreement_section(ctx, test, student, threshold, teacher, t_thr),
+        "recall_vs_snr": snr_section(run, ctx, model, threshold, extractor, val),
+    }
