@@ -371,6 +371,8 @@ def contract_case() -> dict:
         "input_name": contract.INPUT_NAME,
         "output_cry": contract.OUTPUT_CRY,
         "output_causes": contract.OUTPUT_CAUSES,
+        "output_window_cry": contract.OUTPUT_WINDOW_CRY,
+        "output_window_causes": contract.OUTPUT_WINDOW_CAUSES,
         "required_keys": list(contract.REQUIRED_KEYS),
         "keys": {
             name: getattr(contract, name) for name in sorted(dir(contract)) if name.startswith("KEY_")
