@@ -54,17 +54,7 @@ public final class CryEvent {
     /** Detection delay in seconds, or NaN when not known. */
     public final double delayS;
 
-    /** An event as the detector makes it: detection point not known. */
-    public CryEvent(
-            Kind kind,
-            long sample,
-            double timeS,
-            double cryProbability,
-            String cause,
-            Map<String, Double> causeProbabilities) {
-        this(kind, sample, timeS, cryProbability, cause, causeProbabilities, -1, Double.NaN);
-    }
-
+    /** @param detectedSample -1 and {@code delayS} NaN when not known (an event of a detector alone). */
     public CryEvent(
             Kind kind,
             long sample,

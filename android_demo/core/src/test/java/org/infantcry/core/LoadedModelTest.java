@@ -85,13 +85,16 @@ public class LoadedModelTest {
         assertEquals(1, session.closes);
     }
 
+    /** Scoring window {@code skip} of a span of {@code samples} zeros must fail; returns the error. */
+    private static WindowScorer.ScoringException scoringFails(LoadedModel m, int samples, int skip) {
+        return assertThrows(WindowScorer.ScoringException.class, () -> m.score(new float[samples], skip, 1));
+    }
+
     @Test
     public void aRuntimeFailureWhileScoringNamesTheFile() throws Exception {
         files.put("m.ort", FakeModel.bytes());
         session.failOnRun = 2;
-        LoadedModel m = load();
-        WindowScorer.ScoringException e =
-                assertThrows(WindowScorer.ScoringException.class, () -> m.score(new float[500], 0, 1));
+        WindowScorer.ScoringException e = scoringFails(load(), 500, 0);
         assertEquals("m.ort failed on a window of 500 samples", e.getMessage());
         assertEquals("runtime exploded", e.getCause().getMessage());
     }
@@ -140,9 +143,7 @@ public class LoadedModelTest {
     public void tooFewWindowOutputsForTheGridAreAScoringError() throws Exception {
         files.put("m.ort", FakeModel.bytes());
         session.frameTail = 37;
-        LoadedModel m = load();
-        WindowScorer.ScoringException e =
-                assertThrows(WindowScorer.ScoringException.class, () -> m.score(new float[520], 1, 1)); // one window
+        WindowScorer.ScoringException e = scoringFails(load(), 520, 1); // 520 samples hold one window
         assertTrue(e.getMessage(), e.getMessage().contains("gave 1 windows for 520 samples"));
     }
 }
