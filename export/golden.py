@@ -15,13 +15,18 @@ One JSON file per case::
      "labels": [...], "rules": {on_threshold, off_threshold, min_on_windows, min_off_windows,
      cause_min_confidence}, "sample_rate", "window_samples", "hop_samples", "min_samples",
      "num_samples", "sources": [...],
-     "windows": [{"start_sample", "end_sample", "cry_probability", "cause_probabilities": [...]}],
+     "windows": [{"start_sample", "end_sample", "cry_probability", "cause_probabilities": [...],
+                  stream cases only: "span_start", "span_end", "detected_sample"}],
      "events": [{"kind", "sample", "time_s", "cry_probability", "cause",
                  "cause_probabilities": {label: p}, "window_index"}]}
 
 ``window_index`` is the window whose score completed the event, or ``len(windows)`` for an event
-that the end of the stream closed (``EventDetector.finish``). Windows include the tail window that
-``CryStream.flush`` scores. ``metadata`` lets the Java side check that it derives the same window,
+that the end of the stream closed (``EventDetector.finish``). Windows include the ones that
+``CryStream.flush`` scores (those still waiting for their right context, and a partial last one).
+For ``stream`` cases, ``model`` also gives the grid's ``tail_samples`` and ``context_samples``, and
+each window the samples ``[span_start, span_end)`` of the one model run that scored it and
+``detected_sample``, the stream position at which its score, and an event it completes, was known
+(an event closed by the end of the stream was known at ``num_samples``). ``metadata`` lets the Java side check that it derives the same window,
 hop and rules from the model's metadata. ``contract.json`` holds the contract's names and its
 defaults for the optional metadata keys, ``metadata_rules.json`` the stream rules and cause status
 that metadata with and without those keys gives (:func:`stream_rules_from_metadata`), and
@@ -214,13 +219,19 @@ def stream_case(
         )
 
     stream.on_window = record
-    hop = m.hop_samples
-    for pos in range(0, samples.shape[0], hop):
+    g, n, hop = stream.grid, int(samples.shape[0]), m.hop_samples
+    spans: list[tuple[int, int]] = []  # per window: the samples of the model run that scored it
+    for pos in range(0, n, hop):
         before = stream.windows_scored
         stream_events += stream.push(samples[pos : pos + hop])
         if stream.windows_scored - before > 1:
             raise GoldenError("a one-hop chunk completed more than one window")
+        spans += [g.span(before, stream.windows_scored)] * (stream.windows_scored - before)
+    flushed = len(windows)
     stream_events += stream.flush()  # the windows still waiting for context, and a partial one
+    spans += [g.span(flushed, len(windows), n)] * (len(windows) - flushed)
+    for k, (w, (lo, hi)) in enumerate(zip(windows, spans)):
+        w.update(span_start=lo, span_end=hi, detected_sample=g.span(k, k + 1, n if k >= flushed else None)[1])
 
     events = replay(stream.rules, m.labels, m.sample_rate, windows)
     if _as_detected(events, m.cause_supported) != _as_detected((e.to_dict() for e in stream_events), m.cause_supported):
@@ -228,6 +239,10 @@ def stream_case(
             f"{name}: CryStream's events differ from EventDetector's on the same window scores:\n"
             f"stream: {[e.to_dict() for e in stream_events]}\nreplay: {_strip_index(events)}"
         )
+    known = [windows[e["window_index"]]["detected_sample"] if e["window_index"] < len(windows) else n for e in events]
+    if known != [e.detected_sample for e in stream_events]:
+        raise GoldenError(f"{name}: CryStream reported events at {[e.detected_sample for e in stream_events]}, "
+                          f"not where their windows were scored ({known})")
     return {
         "format": FORMAT,
         "name": name,
@@ -237,6 +252,8 @@ def stream_case(
             "model_version": m.model_version,
             "file_sha256": m.file_sha256,
             "file": clf.path.name,
+            "tail_samples": g.tail,
+            "context_samples": g.context,
         },
         "metadata": {k: v for k, v in m.raw.items() if k.startswith("infantcry.")},
         "labels": list(m.labels),
@@ -245,7 +262,7 @@ def stream_case(
         "window_samples": m.window_samples,
         "hop_samples": m.hop_samples,
         "min_samples": m.min_samples,
-        "num_samples": int(samples.shape[0]),
+        "num_samples": n,
         "sources": sources,
         "windows": windows,
         "events": events,
@@ -354,6 +371,8 @@ def contract_case() -> dict:
         "input_name": contract.INPUT_NAME,
         "output_cry": contract.OUTPUT_CRY,
         "output_causes": contract.OUTPUT_CAUSES,
+        "output_window_cry": contract.OUTPUT_WINDOW_CRY,
+        "output_window_causes": contract.OUTPUT_WINDOW_CAUSES,
         "required_keys": list(contract.REQUIRED_KEYS),
         "keys": {
             name: getattr(contract, name) for name in sorted(dir(contract)) if name.startswith("KEY_")

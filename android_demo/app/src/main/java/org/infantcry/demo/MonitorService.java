@@ -187,8 +187,8 @@ public final class MonitorService extends Service {
         String clock = DateFormat.getTimeInstance(DateFormat.MEDIUM).format(new Date());
         String cause = e.cause == null ? "cause uncertain"
                 : e.cause + " " + Math.round(e.causeConfidence() * 100) + "%";
-        MonitorBus.INSTANCE.logLine(String.format(Locale.US, "%s  %-5s  t=%.1fs  p=%.2f  %s",
-                clock, e.kind.wireName(), e.timeS, e.cryProbability, cause));
+        MonitorBus.INSTANCE.logLine(String.format(Locale.US, "%s  %-5s  t=%.1fs (+%.1fs)  p=%.2f  %s",
+                clock, e.kind.wireName(), e.timeS, e.delayS, e.cryProbability, cause));
         NotificationManager nm = getSystemService(NotificationManager.class);
         if (e.kind == CryEvent.Kind.START) {
             nm.notify(ONGOING_ID, ongoingNotification(getString(R.string.notif_crying, clock)));

@@ -15,8 +15,11 @@ import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.FloatBuffer;
+import java.util.Arrays;
 import java.util.Collections;
+import java.util.LinkedHashSet;
 import java.util.Map;
+import java.util.Set;
 import org.infantcry.core.Contract;
 import org.infantcry.core.LoadedModel;
 import org.infantcry.core.ModelInfo;
@@ -24,11 +27,12 @@ import org.infantcry.core.WindowScorer;
 
 /**
  * ONNX Runtime behind the core's {@link LoadedModel}: one session over a model file's bytes, one
- * window per run, the two clip outputs out. What loading decides (which file, metadata, integrity
- * seal, smoke run, closing on failure) and the output checks live in {@link LoadedModel}, tested on
- * the JVM; this class holds only what needs ONNX Runtime: session options as the Python SDK sets
- * them (one intra-op thread, no spinning, sequential), the graph's names and ranks checked against
- * the contract, and the tensor plumbing.
+ * input per run, and either the two clip outputs or, when the graph has them, the two window outputs
+ * out. What loading decides (which file, metadata, integrity seal, smoke run, the window grid,
+ * closing on failure), which samples are fed and the output checks live in {@link LoadedModel} and
+ * the core's monitor, tested on the JVM; this class holds only what needs ONNX Runtime: session
+ * options as the Python SDK sets them (one intra-op thread, no spinning, sequential), the graph's
+ * names and ranks checked against the contract, and the tensor plumbing.
  */
 final class OrtModelSession implements LoadedModel.Session {
     private static final String TAG = "InfantCry";
@@ -42,6 +46,7 @@ final class OrtModelSession implements LoadedModel.Session {
     private final OrtEnvironment env;
     private final OrtSession.SessionOptions options;
     private final OrtSession session;
+    private final boolean windowOutputs;
 
     /** Loads and checks the first model among {@link #ASSET_NAMES} in the app's assets. */
     static LoadedModel fromAssets(AssetManager assets) throws Exception {
@@ -68,7 +73,7 @@ final class OrtModelSession implements LoadedModel.Session {
                 options.addConfigEntry("session.load_model_format", "ORT");
             }
             created = env.createSession(model, options);
-            checkGraph(created, source);
+            windowOutputs = checkGraph(created, source);
         } catch (OrtException | RuntimeException e) {
             if (created != null) {
                 try {
@@ -90,11 +95,27 @@ final class OrtModelSession implements LoadedModel.Session {
 
     @Override
     public float[][] run(float[] window) throws OrtException {
+        return run(window, Contract.OUTPUT_CRY, Contract.OUTPUT_CAUSES);
+    }
+
+    @Override
+    public boolean hasWindowOutputs() {
+        return windowOutputs;
+    }
+
+    @Override
+    public float[][] runWindows(float[] span) throws OrtException {
+        return run(span, Contract.OUTPUT_WINDOW_CRY, Contract.OUTPUT_WINDOW_CAUSES);
+    }
+
+    /** One row in; the two named outputs, flattened (batch 1), out. */
+    private float[][] run(float[] samples, String cry, String causes) throws OrtException {
+        Set<String> wanted = new LinkedHashSet<>(Arrays.asList(cry, causes));
         try (OnnxTensor input =
-                        OnnxTensor.createTensor(env, FloatBuffer.wrap(window), new long[] {1, window.length});
+                        OnnxTensor.createTensor(env, FloatBuffer.wrap(samples), new long[] {1, samples.length});
                 OrtSession.Result result =
-                        session.run(Collections.singletonMap(Contract.INPUT_NAME, input))) {
-            return new float[][] {floats(result, Contract.OUTPUT_CRY), floats(result, Contract.OUTPUT_CAUSES)};
+                        session.run(Collections.singletonMap(Contract.INPUT_NAME, input), wanted)) {
+            return new float[][] {floats(result, cry), floats(result, causes)};
         }
     }
 
@@ -132,8 +153,12 @@ final class OrtModelSession implements LoadedModel.Session {
         return out;
     }
 
-    /** The contract's graph: one float input [batch, samples]; the two outputs with ranks 1 and 2. */
-    private static void checkGraph(OrtSession session, String source) throws OrtException {
+    /**
+     * The contract's graph: one float input [batch, samples]; the two outputs with ranks 1 and 2, and
+     * optionally the two window outputs (both or neither) with ranks 2 and 3. Returns whether it has
+     * the window outputs.
+     */
+    private static boolean checkGraph(OrtSession session, String source) throws OrtException {
         Map<String, NodeInfo> inputs = session.getInputInfo();
         if (inputs.size() != 1 || !inputs.containsKey(Contract.INPUT_NAME)) {
             throw new ModelInfo.InvalidModelException(
@@ -141,15 +166,25 @@ final class OrtModelSession implements LoadedModel.Session {
         }
         requireFloatRank(inputs.get(Contract.INPUT_NAME), 2, source);
         Map<String, NodeInfo> outputs = session.getOutputInfo();
-        String[] names = {Contract.OUTPUT_CRY, Contract.OUTPUT_CAUSES};
-        int[] ranks = {1, 2};
+        requireOutputs(outputs, new String[] {Contract.OUTPUT_CRY, Contract.OUTPUT_CAUSES}, source);
+        String[] window = {Contract.OUTPUT_WINDOW_CRY, Contract.OUTPUT_WINDOW_CAUSES};
+        boolean windowOutputs = outputs.containsKey(window[0]) || outputs.containsKey(window[1]);
+        if (windowOutputs) {
+            requireOutputs(outputs, window, source); // both or neither
+        }
+        return windowOutputs;
+    }
+
+    /** Outputs {@code names} present as float32 tensors of ranks {@code base + 1} and {@code base + 2}. */
+    private static void requireOutputs(Map<String, NodeInfo> outputs, String[] names, String source) {
+        int base = names[0].equals(Contract.OUTPUT_CRY) ? 0 : 1;
         for (int i = 0; i < names.length; i++) {
             NodeInfo node = outputs.get(names[i]);
             if (node == null) {
                 throw new ModelInfo.InvalidModelException(
                         source + ": output '" + names[i] + "' is missing (outputs: " + outputs.keySet() + ")");
             }
-            requireFloatRank(node, ranks[i], source);
+            requireFloatRank(node, base + i + 1, source);
         }
     }
 

@@ -17,6 +17,9 @@ public final class Contract {
     public static final String INPUT_NAME = "waveform";
     public static final String OUTPUT_CRY = "cry_probability";
     public static final String OUTPUT_CAUSES = "cause_probabilities";
+    /** Optional window outputs (both or neither): every window of the input scored in one run. */
+    public static final String OUTPUT_WINDOW_CRY = "window_cry_probability";
+    public static final String OUTPUT_WINDOW_CAUSES = "window_cause_probabilities";
 
     private static final String P = "infantcry.";
     public static final String KEY_SCHEMA_VERSION = P + "schema_version";

@@ -8,7 +8,10 @@ import java.util.Map;
  * A cry started or ended; mirrors {@code infantcry_sdk.events.CryEvent}.
  *
  * <p>{@code sample} is exact, at the model's sample rate, counted from the first sample pushed
- * since the last reset; {@code timeS} is {@code sample / sampleRate}.
+ * since the last reset; {@code timeS} is {@code sample / sampleRate}. {@code detectedSample} is how
+ * much of the stream had arrived when the event could be reported and {@code delayS} = {@code
+ * (detectedSample - sample) / sampleRate}, its detection delay; -1 and NaN for an event made by an
+ * {@link EventDetector} alone (it does not know the stream).
  */
 public final class CryEvent {
 
@@ -46,14 +49,21 @@ public final class CryEvent {
     public final String cause;
     /** Mean probability of every cause, in label order (unmodifiable). */
     public final Map<String, Double> causeProbabilities;
+    /** Stream position at which the event was reported, or -1 when not known. */
+    public final long detectedSample;
+    /** Detection delay in seconds, or NaN when not known. */
+    public final double delayS;
 
+    /** @param detectedSample -1 and {@code delayS} NaN when not known (an event of a detector alone). */
     public CryEvent(
             Kind kind,
             long sample,
             double timeS,
             double cryProbability,
             String cause,
-            Map<String, Double> causeProbabilities) {
+            Map<String, Double> causeProbabilities,
+            long detectedSample,
+            double delayS) {
         if (kind == null) {
             throw new IllegalArgumentException("kind must not be null");
         }
@@ -64,11 +74,18 @@ public final class CryEvent {
         this.cause = cause;
         this.causeProbabilities =
                 Collections.unmodifiableMap(new LinkedHashMap<String, Double>(causeProbabilities));
+        this.detectedSample = detectedSample;
+        this.delayS = delayS;
     }
 
-    /** This event with no cause (a model whose cause head is unsupported); probabilities kept. */
-    public CryEvent withoutCause() {
-        return cause == null ? this : new CryEvent(kind, sample, timeS, cryProbability, null, causeProbabilities);
+    /**
+     * This event as a stream reports it: detected at {@code detectedSample} (delay {@code
+     * (detectedSample - sample) / sampleRate}), and with no cause unless {@code keepCause} (false for
+     * a model whose cause head is unsupported); probabilities kept.
+     */
+    public CryEvent reported(long detectedSample, int sampleRate, boolean keepCause) {
+        return new CryEvent(kind, sample, timeS, cryProbability, keepCause ? cause : null, causeProbabilities,
+                detectedSample, (detectedSample - sample) / (double) sampleRate);
     }
 
     /** Confidence of the reported cause, or NaN when there is none. */
@@ -83,6 +100,6 @@ public final class CryEvent {
     @Override
     public String toString() {
         return "CryEvent(" + kind.wireName() + ", sample=" + sample + ", t=" + timeS + "s, p="
-                + cryProbability + ", cause=" + cause + ")";
+                + cryProbability + ", cause=" + cause + ", detected=" + detectedSample + ")";
     }
 }

@@ -5,17 +5,22 @@ import java.util.Collections;
 import java.util.List;
 
 /**
- * Audio chunks in, cry events out: {@link SlidingWindow} + {@link WindowScorer} + {@link
+ * Audio chunks in, cry events out: {@link WindowGrid} + {@link WindowScorer} + {@link
  * EventDetector}, the Java twin of the Python SDK's {@code CryStream} (infantcry_sdk/stream.py).
  *
  * <p>Push chunks of any size (int16 PCM or float in [-1, 1]) at the model's sample rate (the app
- * records at that rate, so unlike the Python stream there is no resampler). Window {@code k} covers
- * {@code [k*hop, k*hop + window)} and is scored as soon as its last sample arrives; each score is
- * checked (finite, else {@link WindowScorer.ScoringException}) and clipped to [0, 1] as the Python
- * SDK does. The detector sees each window's stream score: the mean cry probability of the last
- * {@code stream_smoothing_windows} windows ({@link StreamSmoother}; 1 = the window itself). When the
- * model's cause head is unsupported, every event's cause is null. {@link #flush()} ends the stream exactly as {@code
- * CryStream.flush} does. Memory is fixed. Not thread-safe: drive one monitor from one thread.
+ * records at that rate, so unlike the Python stream there is no resampler). Windows follow the
+ * model's grid: window {@code k} covers {@code [k*hop, k*hop + window)} and is scored as soon as its
+ * span has arrived, the window and {@code context} samples either side ({@code k*hop + window +
+ * context} samples in all), from that span, one window per scorer call. Each score is checked
+ * (finite, else {@link WindowScorer.ScoringException}) and clipped to [0, 1] as the Python SDK does.
+ * The detector sees each window's stream score: the mean cry probability of the last {@code
+ * stream_smoothing_windows} windows ({@link StreamSmoother}; 1 = the window itself). Each event
+ * carries its detection point: the end of the span of the window that completed it (the stream's
+ * end for windows scored by flush and events it closes). When the model's cause head is
+ * unsupported, every event's cause is null. {@link #flush()} ends the stream exactly as {@code
+ * CryStream.flush} does. Memory is fixed ({@link WindowGrid#bufferSamples()}). Not thread-safe:
+ * drive one monitor from one thread.
  */
 public final class CryMonitor {
 
@@ -25,7 +30,8 @@ public final class CryMonitor {
     }
 
     private final WindowScorer scorer;
-    private final SlidingWindow windows;
+    private final WindowGrid grid;
+    private final SampleBuffer buffer;
     private final EventDetector detector;
     private final int minSamples;
     private final StreamSmoother smoother;
@@ -35,9 +41,10 @@ public final class CryMonitor {
 
     private WindowListener listener;
     private WindowScorer.Score lastScore;
-    private long scoredEnd; // end of the last scored window
+    private long next; // next window to score
 
     /**
+     * @param grid the model's window grid ({@link LoadedModel#grid()}).
      * @param minSamples the shortest stream that {@link #flush()} still scores (the model's {@code
      *     min_samples}).
      * @param smoothingWindows windows averaged into each stream score (1 = none).
@@ -45,19 +52,20 @@ public final class CryMonitor {
      */
     public CryMonitor(
             WindowScorer scorer,
-            SlidingWindow windows,
+            WindowGrid grid,
             EventDetector detector,
             int minSamples,
             int smoothingWindows,
             boolean reportCauses) {
-        if (scorer == null || windows == null || detector == null) {
-            throw new IllegalArgumentException("scorer, windows and detector must not be null");
+        if (scorer == null || grid == null || detector == null) {
+            throw new IllegalArgumentException("scorer, grid and detector must not be null");
         }
         if (minSamples < 1) {
             throw new IllegalArgumentException("minSamples must be >= 1, got " + minSamples);
         }
         this.scorer = scorer;
-        this.windows = windows;
+        this.grid = grid;
+        this.buffer = new SampleBuffer(grid.bufferSamples());
         this.detector = detector;
         this.minSamples = minSamples;
         this.smoother = new StreamSmoother(smoothingWindows);
@@ -65,28 +73,27 @@ public final class CryMonitor {
     }
 
     /** No smoothing, causes reported: the detector sees each window's own score. */
-    public CryMonitor(
-            WindowScorer scorer, SlidingWindow windows, EventDetector detector, int minSamples) {
-        this(scorer, windows, detector, minSamples, 1, true);
+    public CryMonitor(WindowScorer scorer, WindowGrid grid, EventDetector detector, int minSamples) {
+        this(scorer, grid, detector, minSamples, 1, true);
     }
 
     /**
-     * Window, hop, labels, sample rate, min_samples, smoothing and cause status from the model's
-     * metadata; event rules as given.
+     * Labels, sample rate, min_samples, smoothing and cause status from the model's metadata; the
+     * grid and event rules as given.
      */
-    public CryMonitor(WindowScorer scorer, ModelInfo info, EventRules rules) {
+    public CryMonitor(WindowScorer scorer, ModelInfo info, WindowGrid grid, EventRules rules) {
         this(
                 scorer,
-                new SlidingWindow(info.windowSamples, info.hopSamples),
+                grid,
                 new EventDetector(rules, info.labels, info.sampleRate),
                 info.minSamples,
                 info.streamSmoothingWindows,
                 info.causeSupported());
     }
 
-    /** Everything from the model's metadata, its stream rules ({@link ModelInfo#streamRules}) too. */
-    public CryMonitor(WindowScorer scorer, ModelInfo info) {
-        this(scorer, info, info.streamRules);
+    /** Everything from the model: its grid, metadata and stream rules ({@link ModelInfo#streamRules}). */
+    public CryMonitor(LoadedModel model) {
+        this(model, model.info(), model.grid(), model.info().streamRules);
     }
 
     public void setWindowListener(WindowListener listener) {
@@ -105,7 +112,17 @@ public final class CryMonitor {
 
     /** Samples received since the stream began (or was flushed or reset). */
     public long samplesSeen() {
-        return windows.samplesSeen();
+        return buffer.end();
+    }
+
+    /** Windows scored since the stream began (or was flushed or reset). */
+    public long windowsScored() {
+        return next;
+    }
+
+    /** Audio past a window's end that the monitor waits for before scoring it (its context). */
+    public int delaySamples() {
+        return grid.context;
     }
 
     public EventDetector detector() {
@@ -123,8 +140,14 @@ public final class CryMonitor {
     public List<CryEvent> push(float[] chunk, int offset, int length) {
         checkLevel(chunk, offset, length);
         List<CryEvent> events = new ArrayList<CryEvent>(0);
-        for (SlidingWindow.Window w : windows.push(chunk, offset, length)) {
-            events.addAll(score(w));
+        int pos = offset;
+        int end = offset + length;
+        while (pos < end) {
+            pos += buffer.append(chunk, pos, end - pos);
+            long ready = grid.ready(buffer.end());
+            while (next < ready) {
+                events.addAll(score(next, next + 1, -1));
+            }
         }
         return events.isEmpty() ? Collections.<CryEvent>emptyList() : events;
     }
@@ -139,23 +162,22 @@ public final class CryMonitor {
     }
 
     /**
-     * End of stream, as {@code CryStream.flush}: if some received audio is not yet covered by a
-     * scored window, score one final window ending at the last sample (a full window when at least
-     * one window of audio arrived, else the whole short stream if it reaches {@code min_samples}; a
-     * shorter stream is not scored), then close any open event. Returns those events. Afterwards the
-     * stream is empty again (the next sample is sample 0); {@link #lastScore()} is kept.
+     * End of stream, as {@code CryStream.flush}: score the grid's windows not yet scored (those
+     * whose right context had not arrived, and a partial last window) together from one span
+     * ending at the last sample, if the stream reaches {@code min_samples} (a shorter stream is not
+     * scored), then close any open event. Returns those events. Afterwards the stream is empty again
+     * (the next sample is sample 0); {@link #lastScore()} is kept.
      */
     public List<CryEvent> flush() {
         List<CryEvent> events = new ArrayList<CryEvent>(0);
-        long total = windows.samplesSeen();
-        if (total > scoredEnd) {
-            if (total >= windows.windowSamples()) {
-                events.addAll(score(windows.lastSamples(windows.windowSamples())));
-            } else if (total >= minSamples) {
-                events.addAll(score(windows.lastSamples((int) total)));
+        long n = buffer.end();
+        if (n >= minSamples) {
+            long count = grid.count(n);
+            if (count > next) {
+                events.addAll(score(next, count, n));
             }
         }
-        events.addAll(gated(detector.finish()));
+        events.addAll(reported(detector.finish(), n));
         clear();
         return events;
     }
@@ -167,34 +189,55 @@ public final class CryMonitor {
     }
 
     private void clear() {
-        windows.reset();
+        buffer.clear();
         detector.reset();
         smoother.reset();
-        scoredEnd = 0;
+        next = 0;
     }
 
-    private List<CryEvent> score(SlidingWindow.Window w) {
-        WindowScorer.Score raw = scorer.score(w.samples);
-        if (raw == null) {
-            throw new WindowScorer.ScoringException("scorer returned null");
+    /**
+     * Scores windows {@code first .. stop - 1} from their span ({@code n}: the stream's length once it
+     * has ended, else -1) and feeds them to the detector; the buffer then keeps only what later
+     * windows need.
+     */
+    private List<CryEvent> score(long first, long stop, long n) {
+        long lo = grid.spanStart(first);
+        int count = (int) (stop - first);
+        WindowScorer.Score[] raw = scorer.score(
+                buffer.copy(lo, grid.spanEnd(stop, n)), (int) (first - lo / grid.hop), count);
+        if (raw == null || raw.length != count) {
+            throw new WindowScorer.ScoringException("scorer returned " + (raw == null ? "null" : raw.length
+                    + " scores") + " for " + count + " windows");
         }
-        WindowScorer.Score s = checkedAndClipped(raw);
-        lastScore = s;
-        scoredEnd = w.endSample;
-        if (listener != null) {
-            listener.onWindow(w.startSample, w.endSample, s);
+        long endOfStream = n < 0 ? buffer.end() : n;
+        List<CryEvent> events = new ArrayList<CryEvent>(0);
+        for (long k = first; k < stop; k++) {
+            if (raw[(int) (k - first)] == null) {
+                throw new WindowScorer.ScoringException("scorer returned null for window " + k);
+            }
+            WindowScorer.Score s = checkedAndClipped(raw[(int) (k - first)]);
+            long start = grid.start(k);
+            long end = grid.end(k, endOfStream);
+            lastScore = s;
+            next = k + 1;
+            if (listener != null) {
+                listener.onWindow(start, end, s);
+            }
+            double streamScore = smoother.add(s.cryProbability);
+            events.addAll(reported(detector.update(start, end, streamScore, s.causes()), grid.spanEnd(k + 1, n)));
         }
-        double streamScore = smoother.add(s.cryProbability);
-        return gated(detector.update(w.startSample, w.endSample, streamScore, s.causes()));
+        buffer.dropBefore(grid.spanStart(stop));
+        return events;
     }
 
-    private List<CryEvent> gated(List<CryEvent> events) {
-        if (reportCauses || events.isEmpty()) {
+    /** Events with their detection point, and no cause when the model's cause head is unsupported. */
+    private List<CryEvent> reported(List<CryEvent> events, long detected) {
+        if (events.isEmpty()) {
             return events;
         }
         List<CryEvent> out = new ArrayList<CryEvent>(events.size());
         for (CryEvent e : events) {
-            out.add(e.withoutCause());
+            out.add(e.reported(detected, detector.sampleRate(), reportCauses));
         }
         return out;
     }

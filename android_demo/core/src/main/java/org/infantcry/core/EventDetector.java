@@ -134,7 +134,7 @@ public final class EventDetector {
         for (int i = 0; i < causes.length; i++) {
             byLabel.put(labels.get(i), causes[i]);
         }
-        return new CryEvent(kind, sample, (double) sample / sampleRate, prob, cause, byLabel);
+        return new CryEvent(kind, sample, (double) sample / sampleRate, prob, cause, byLabel, -1, Double.NaN);
     }
 
     /** Float overload for model outputs: float to double is exact, as numpy's float64 cast. */

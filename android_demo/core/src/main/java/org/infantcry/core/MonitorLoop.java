@@ -138,7 +138,7 @@ public final class MonitorLoop {
 
     private void listen(LoadedModel model, Microphone mic) {
         final ModelInfo info = model.info();
-        CryMonitor monitor = new CryMonitor(model, info);
+        CryMonitor monitor = new CryMonitor(model);
         monitor.setWindowListener((start, end, score) ->
                 listener.onWindow(WindowPrediction.of(info, start, end, score)));
         short[] buffer = new short[readSamples(info)];

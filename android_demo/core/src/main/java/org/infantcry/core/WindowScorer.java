@@ -4,9 +4,12 @@ package org.infantcry.core;
  * The model call behind a small interface, so the windowing and event logic run (and are tested) on
  * a plain JVM while the Android app plugs in ONNX Runtime ({@code LoadedModel} over {@code OrtModelSession}).
  *
- * <p>Contract: {@code window} is float32 mono audio at the model's sample rate in [-1, 1], exactly
- * {@code windowSamples} long; the result holds the model's {@code cry_probability} and its {@code
- * cause_probabilities} in label order.
+ * <p>Contract: {@code span} is float32 mono audio at the model's sample rate in [-1, 1], a stretch
+ * of the stream that starts on the hop grid: window {@code j} of the span starts {@code j * hop}
+ * samples into it (see {@link WindowGrid}). The scorer returns the model's {@code cry_probability}
+ * and {@code cause_probabilities} (label order) of windows {@code skip .. skip + count - 1} of the
+ * span; the last of them may run past the span's end (a partial window: only its real part). The
+ * samples either side of a window are its context, for a model whose scores depend on them.
  */
 public interface WindowScorer {
 
@@ -38,11 +41,11 @@ public interface WindowScorer {
     }
 
     /**
-     * Scores one window.
+     * Scores windows {@code skip .. skip + count - 1} of {@code span}; returns {@code count} scores.
      *
      * @throws ScoringException when the model cannot be run or returns something off-contract.
      */
-    Score score(float[] window);
+    Score[] score(float[] span, int skip, int count);
 
     /** Unchecked, so implementations can wrap their runtime's checked exceptions. */
     final class ScoringException extends RuntimeException {

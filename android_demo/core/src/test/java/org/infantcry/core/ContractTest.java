@@ -16,6 +16,8 @@ public class ContractTest {
         assertEquals(c.get("input_name"), Contract.INPUT_NAME);
         assertEquals(c.get("output_cry"), Contract.OUTPUT_CRY);
         assertEquals(c.get("output_causes"), Contract.OUTPUT_CAUSES);
+        assertEquals(c.get("output_window_cry"), Contract.OUTPUT_WINDOW_CRY);
+        assertEquals(c.get("output_window_causes"), Contract.OUTPUT_WINDOW_CAUSES);
         assertEquals(Golden.strings(c, "required_keys"), new ArrayList<>(Contract.REQUIRED_KEYS));
     }
 

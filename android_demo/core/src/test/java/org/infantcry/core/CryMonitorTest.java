@@ -13,19 +13,36 @@ public class CryMonitorTest {
     private static final List<String> LABELS = Arrays.asList("a", "b");
     private static final EventRules RULES = new EventRules(0.5, 0.3, 2, 2, 0.0);
 
-    /** Cry probability = mean |x| (so loud is a cry); causes fixed. Counts calls. */
+    private static final WindowGrid GRID = WindowGrid.forCutWindows(500, 250, 100); // tail 1, no context
+
+    /** Cry probability = mean |x| of each window cut from the span (so loud is a cry); causes fixed. */
     static final class LevelScorer implements WindowScorer {
         int calls;
 
         @Override
-        public Score score(float[] window) {
-            calls++;
-            double s = 0;
-            for (float v : window) {
-                s += Math.abs(v);
+        public Score[] score(float[] span, int skip, int count) {
+            Score[] out = new Score[count];
+            for (int j = 0; j < count; j++) {
+                calls++;
+                int from = (skip + j) * GRID.hop;
+                int to = Math.min(span.length, from + GRID.window);
+                double s = 0;
+                for (int i = from; i < to; i++) {
+                    s += Math.abs(span[i]);
+                }
+                out[j] = new Score((float) (s / (to - from)), new float[] {0.25f, 0.75f});
             }
-            return new Score((float) (s / window.length), new float[] {0.25f, 0.75f});
+            return out;
         }
+    }
+
+    /** A scorer giving {@code score} to every window asked for. */
+    private static WindowScorer constant(WindowScorer.Score score) {
+        return (span, skip, count) -> {
+            WindowScorer.Score[] out = new WindowScorer.Score[count];
+            java.util.Arrays.fill(out, score);
+            return out;
+        };
     }
 
     /** 1 s quiet, 2 s loud, 2 s quiet at 1 kHz. */
@@ -38,7 +55,7 @@ public class CryMonitorTest {
     }
 
     private static CryMonitor monitor(LevelScorer scorer) {
-        return new CryMonitor(scorer, new SlidingWindow(500, 250), new EventDetector(RULES, LABELS, 1000), 100);
+        return new CryMonitor(scorer, GRID, new EventDetector(RULES, LABELS, 1000), 100);
     }
 
     @Test
@@ -53,7 +70,7 @@ public class CryMonitorTest {
                 ev.addAll(m.push(x, pos, Math.min(chunk, x.length - pos)));
             }
             ev.addAll(m.flush());
-            assertEquals(19, scorer.calls); // (5000 - 500) / 250 + 1
+            assertEquals(19, scorer.calls); // (5000 - 500) / 250 + 1: the last window ends at the last sample
             assertEquals(2, ev.size());
             List<String> got = new ArrayList<>();
             for (CryEvent e : ev) {
@@ -74,14 +91,11 @@ public class CryMonitorTest {
     @Test
     public void int16IsScaledBy32768() {
         final float[][] seen = new float[1][];
-        WindowScorer capture = new WindowScorer() {
-            @Override
-            public Score score(float[] window) {
-                seen[0] = window;
-                return new Score(0f, new float[] {0.5f, 0.5f});
-            }
+        WindowScorer capture = (span, skip, count) -> {
+            seen[0] = span;
+            return new WindowScorer.Score[] {new WindowScorer.Score(0f, new float[] {0.5f, 0.5f})};
         };
-        CryMonitor m = new CryMonitor(capture, new SlidingWindow(4, 4), new EventDetector(RULES, LABELS, 1000), 1);
+        CryMonitor m = new CryMonitor(capture, new WindowGrid(4, 4, 1, 0), new EventDetector(RULES, LABELS, 1000), 1);
         assertNull(m.lastScore());
         m.push(new short[] {-32768, 0, 16384, 32767});
         assertEquals(-1f, seen[0][0], 0f);
@@ -127,7 +141,7 @@ public class CryMonitorTest {
         m.push(new float[1100]); // windows 0, 250, 500; samples 1000..1100 uncovered
         assertEquals(Arrays.asList("0-500", "250-750", "500-1000"), pos);
         m.flush();
-        assertEquals("600-1100", pos.get(3)); // a full window ending at the last sample
+        assertEquals("750-1100", pos.get(3)); // the grid's partial last window, on the hop grid
         assertEquals(0, m.samplesSeen());
         assertTrue(m.lastScore() != null); // kept by flush, as CryStream.last_window
         m.push(new float[500]);
@@ -155,8 +169,9 @@ public class CryMonitorTest {
     @Test
     public void scoresAreClippedAndNonFiniteRejected() {
         final float[] next = {1.5f, -0.25f};
-        WindowScorer wild = window -> new WindowScorer.Score(next[0], new float[] {next[1], 1.0001f});
-        CryMonitor m = new CryMonitor(wild, new SlidingWindow(4, 4), new EventDetector(RULES, LABELS, 1000), 1);
+        WindowScorer wild = (span, skip, count) ->
+                new WindowScorer.Score[] {new WindowScorer.Score(next[0], new float[] {next[1], 1.0001f})};
+        CryMonitor m = new CryMonitor(wild, new WindowGrid(4, 4, 1, 0), new EventDetector(RULES, LABELS, 1000), 1);
         m.push(new float[4]);
         assertEquals(1f, m.lastScore().cryProbability, 0f);
         assertEquals(0f, m.lastScore().cause(0), 0f);
@@ -189,8 +204,65 @@ public class CryMonitorTest {
 
     @Test(expected = IllegalArgumentException.class)
     public void scorerWithWrongCauseCountFails() {
-        WindowScorer wrong = window -> new WindowScorer.Score(0.9f, new float[] {1f});
-        new CryMonitor(wrong, new SlidingWindow(4, 4), new EventDetector(RULES, LABELS, 1000), 1)
+        WindowScorer wrong = constant(new WindowScorer.Score(0.9f, new float[] {1f}));
+        new CryMonitor(wrong, new WindowGrid(4, 4, 1, 0), new EventDetector(RULES, LABELS, 1000), 1)
                 .push(new float[4]);
+    }
+
+    @Test(expected = WindowScorer.ScoringException.class)
+    public void scorerWithTooFewScoresFails() {
+        WindowScorer none = (span, skip, count) -> new WindowScorer.Score[0];
+        new CryMonitor(none, new WindowGrid(4, 4, 1, 0), new EventDetector(RULES, LABELS, 1000), 1)
+                .push(new float[4]);
+    }
+
+    /** What one scorer call was given: span length, its first sample's position, skip and count. */
+    private static final class Call {
+        final String text;
+
+        Call(float[] span, int skip, int count) {
+            text = span.length + "@" + (int) (span[0] * 1024) + " skip " + skip + " x" + count;
+        }
+    }
+
+    @Test
+    public void contextDelaysEachWindowAndFlushScoresTheRestFromOneSpan() {
+        WindowGrid grid = new WindowGrid(500, 250, 40, 500); // a model with window outputs
+        final List<String> calls = new ArrayList<>();
+        WindowScorer scorer = (span, skip, count) -> {
+            calls.add(new Call(span, skip, count).text);
+            WindowScorer.Score[] out = new WindowScorer.Score[count];
+            java.util.Arrays.fill(out, new WindowScorer.Score(0.9f, new float[] {0.25f, 0.75f}));
+            return out;
+        };
+        CryMonitor m = new CryMonitor(scorer, grid, new EventDetector(RULES, LABELS, 1000), 100);
+        List<String> pos = positions(m);
+        float[] ramp = new float[1800];
+        for (int i = 0; i < ramp.length; i++) {
+            ramp[i] = i / 1024f; // sample i holds i / 1024 (exact)
+        }
+        List<CryEvent> events = new ArrayList<>();
+        for (int i = 0; i < ramp.length; i += 100) {
+            events.addAll(m.push(Arrays.copyOfRange(ramp, i, i + 100)));
+            if (i + 100 == 1000) {
+                assertEquals(List.of("1000@0 skip 0 x1"), calls); // window 0 waits for 500 more samples
+            }
+        }
+        // pushed: windows 0 .. 3, each from [k*hop - 500, k*hop + 1000), one per run
+        assertEquals(List.of("1000@0 skip 0 x1", "1250@0 skip 1 x1", "1500@0 skip 2 x1", "1500@250 skip 2 x1"),
+                calls);
+        assertEquals(1, events.size()); // min_on 2: window 1 opens it, known at 250 + 1000
+        assertEquals(0, events.get(0).sample);
+        assertEquals(1250, events.get(0).detectedSample);
+        assertEquals(1.25, events.get(0).delayS, 0.0);
+        assertEquals(500, m.delaySamples());
+        events.addAll(m.flush());
+        // flush: windows 4 .. 6 (1500-1800 partial: 1800 >= 500 + 5 * 250 + 40) from one span to the end
+        assertEquals("1300@500 skip 2 x3", calls.get(4));
+        assertEquals(List.of("0-500", "250-750", "500-1000", "750-1250", "1000-1500", "1250-1750", "1500-1800"), pos);
+        assertEquals(CryEvent.Kind.END, events.get(1).kind);
+        assertEquals(1800, events.get(1).sample);
+        assertEquals(1800, events.get(1).detectedSample); // closed by the end of the stream
+        assertEquals(0.0, events.get(1).delayS, 0.0);
     }
 }

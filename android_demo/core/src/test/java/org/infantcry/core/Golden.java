@@ -92,6 +92,20 @@ final class Golden {
                 num(r, "cause_min_confidence"));
     }
 
+    /**
+     * The grid the case was recorded with: a stream case's model gives its tail and context; a
+     * synthetic case (no model) has the grid of cut windows of its window, hop and min_samples.
+     */
+    static WindowGrid grid(Map<String, Object> g) {
+        int window = (int) lng(g, "window_samples");
+        int hop = (int) lng(g, "hop_samples");
+        Map<String, Object> model = map(g, "model");
+        if (model == null) {
+            return WindowGrid.forCutWindows(window, hop, (int) lng(g, "min_samples"));
+        }
+        return new WindowGrid(window, hop, (int) lng(model, "tail_samples"), (int) lng(model, "context_samples"));
+    }
+
     static List<String> windowsAsStrings(Map<String, Object> g) {
         List<String> out = new ArrayList<>();
         for (Map<String, Object> w : list(g, "windows")) {

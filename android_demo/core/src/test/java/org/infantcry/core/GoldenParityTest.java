@@ -117,50 +117,51 @@ public class GoldenParityTest {
     }
 
     @Test
-    public void windowPositionsFollowTheHop() {
-        long window = Golden.lng(g, "window_samples");
-        long hop = Golden.lng(g, "hop_samples");
+    public void windowPositionsFollowTheGrid() {
+        WindowGrid grid = Golden.grid(g);
         long total = Golden.lng(g, "num_samples");
         List<Map<String, Object>> windows = Golden.list(g, "windows");
+        assertEquals(name + ": windows of the grid", grid.count(total), windows.size());
         for (int k = 0; k < windows.size(); k++) {
-            long start = Golden.lng(windows.get(k), "start_sample");
-            long end = Golden.lng(windows.get(k), "end_sample");
-            boolean regular = start == k * hop && end == start + window && end <= total;
-            boolean tail = k == windows.size() - 1 && end == total && (start == total - window
-                    || (start == 0 && total < window));
-            assertTrue(name + ": window " + k + " at " + start + "-" + end, regular || tail);
+            String at = name + ": window " + k;
+            assertEquals(at + " start", grid.start(k), Golden.lng(windows.get(k), "start_sample"));
+            assertEquals(at + " end", grid.end(k, total), Golden.lng(windows.get(k), "end_sample"));
         }
     }
 
     /**
-     * The whole Java stream (SlidingWindow + CryMonitor + flush) over a stream of the golden length,
-     * cut into random chunks, with a scorer that replays the recorded outputs: the windows must fall
-     * at the recorded positions and, for model-scored files, give the recorded events.
+     * The whole Java stream (CryMonitor + flush) over a stream of the golden length, cut into random
+     * chunks, with a scorer that replays the recorded outputs: the windows must fall at the recorded
+     * positions and, for model-scored files, be scored from the recorded spans (the samples the
+     * Python stream ran the model on, so a real model would see the same input), and give the
+     * recorded events, each reported where its window was scored.
      */
     @Test
-    public void monitorScoresTheSameWindowsAndGivesTheSameEvents() {
+    public void monitorScoresTheSameWindowsFromTheSameSpansAndGivesTheSameEvents() {
         final List<Map<String, Object>> windows = Golden.list(g, "windows");
         final boolean replayScores = isStream(); // model outputs are float32: exact as Score floats
+        final WindowGrid grid = Golden.grid(g);
         final int[] next = {0};
-        WindowScorer replay = window -> {
-            Map<String, Object> w = windows.get(next[0]++);
-            assertEquals(name + ": window length", Golden.lng(w, "end_sample") - Golden.lng(w, "start_sample"),
-                    window.length);
-            double p = replayScores ? Golden.num(w, "cry_probability") : 0.0;
-            double[] c = replayScores ? Golden.doubles(w.get("cause_probabilities")) : new double[labels().size()];
-            float[] cf = new float[c.length];
-            for (int i = 0; i < c.length; i++) {
-                cf[i] = (float) c[i];
-                assertEquals(name + ": cause is a float32 value", c[i], (double) cf[i], 0.0);
+        WindowScorer replay = (span, skip, count) -> {
+            WindowScorer.Score[] out = new WindowScorer.Score[count];
+            for (int j = 0; j < count; j++) {
+                Map<String, Object> w = windows.get(next[0]++);
+                if (replayScores) {
+                    long lo = Golden.lng(w, "span_start");
+                    assertEquals(name + ": span length", Golden.lng(w, "span_end") - lo, span.length);
+                    assertEquals(name + ": window in the span", Golden.lng(w, "start_sample") - lo,
+                            (long) (skip + j) * grid.hop);
+                }
+                out[j] = recorded(w, replayScores);
             }
-            assertEquals(name + ": probability is a float32 value", p, (double) (float) p, 0.0);
-            return new WindowScorer.Score((float) p, cf);
+            return out;
         };
-        CryMonitor m = new CryMonitor(
-                replay,
-                new SlidingWindow((int) Golden.lng(g, "window_samples"), (int) Golden.lng(g, "hop_samples")),
-                new EventDetector(Golden.rules(g), labels(), sampleRate()),
-                (int) Golden.lng(g, "min_samples"));
+        // a stream case as the app builds it from the model's metadata (smoothing, cause status), with
+        // the rules the Python stream used; a synthetic case with its rules alone
+        CryMonitor m = replayScores
+                ? new CryMonitor(replay, modelInfo(), grid, Golden.rules(g))
+                : new CryMonitor(replay, grid, new EventDetector(Golden.rules(g), labels(), sampleRate()),
+                        (int) Golden.lng(g, "min_samples"));
         final List<String> positions = new ArrayList<>();
         final List<CryEvent> events = new ArrayList<>();
         m.setWindowListener((s, e, score) -> positions.add(s + "-" + e));
@@ -179,13 +180,37 @@ public class GoldenParityTest {
             assertEquals(name + ": number of events", want.size(), events.size());
             for (int i = 0; i < want.size(); i++) {
                 CryEvent e = events.get(i);
-                assertEquals(name + " event " + i, want.get(i).get("kind"), e.kind.wireName());
-                assertEquals(name + " event " + i, Golden.lng(want.get(i), "sample"), e.sample);
-                assertEquals(name + " event " + i, want.get(i).get("cause"), e.cause);
-                assertEquals(name + " event " + i, Golden.num(want.get(i), "cry_probability"),
-                        e.cryProbability, 0.0);
+                int k = (int) Golden.lng(want.get(i), "window_index");
+                String at = name + " event " + i;
+                assertEquals(at, want.get(i).get("kind"), e.kind.wireName());
+                assertEquals(at, Golden.lng(want.get(i), "sample"), e.sample);
+                assertEquals(at + " cause (none unless the cause head is supported)",
+                        modelInfo().causeSupported() ? want.get(i).get("cause") : null, e.cause);
+                assertEquals(at, Golden.num(want.get(i), "cry_probability"), e.cryProbability, 0.0);
+                long detected = k < windows.size() ? Golden.lng(windows.get(k), "detected_sample") : total;
+                assertEquals(at + " detected_sample", detected, e.detectedSample);
+                assertEquals(at + " delay_s", (detected - e.sample) / (double) sampleRate(), e.delayS, 0.0);
             }
         }
+    }
+
+    /** A recorded window's model outputs as a Score (zeros for synthetic cases). */
+    private WindowScorer.Score recorded(Map<String, Object> w, boolean replayScores) {
+        double p = replayScores ? Golden.num(w, "cry_probability") : 0.0;
+        double[] c = replayScores ? Golden.doubles(w.get("cause_probabilities")) : new double[labels().size()];
+        float[] cf = new float[c.length];
+        for (int i = 0; i < c.length; i++) {
+            cf[i] = (float) c[i];
+            assertEquals(name + ": cause is a float32 value", c[i], (double) cf[i], 0.0);
+        }
+        assertEquals(name + ": probability is a float32 value", p, (double) (float) p, 0.0);
+        return new WindowScorer.Score((float) p, cf);
+    }
+
+    /** A stream case's model metadata, read the Java way. */
+    @SuppressWarnings("unchecked")
+    private ModelInfo modelInfo() {
+        return ModelInfo.fromMetadata((Map<String, String>) (Map<?, ?>) Golden.map(g, "metadata"));
     }
 
     /**
@@ -198,9 +223,7 @@ public class GoldenParityTest {
             assertEquals(null, g.get("metadata"));
             return;
         }
-        @SuppressWarnings("unchecked")
-        Map<String, String> meta = (Map<String, String>) (Map<?, ?>) Golden.map(g, "metadata");
-        ModelInfo info = ModelInfo.fromMetadata(meta);
+        ModelInfo info = modelInfo();
         assertEquals(Golden.lng(g, "window_samples"), info.windowSamples);
         assertEquals(Golden.lng(g, "hop_samples"), info.hopSamples);
         assertEquals(Golden.lng(g, "min_samples"), info.minSamples);

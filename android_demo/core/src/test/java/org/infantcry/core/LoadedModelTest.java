@@ -1,6 +1,7 @@
 package org.infantcry.core;
 
 import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertThrows;
 import static org.junit.Assert.assertTrue;
 
@@ -34,7 +35,9 @@ public class LoadedModelTest {
         assertEquals(List.of("m.ort ort"), opened);
         assertEquals("m.ort", m.source());
         assertEquals(1, session.runs); // the smoke run at min_samples
-        assertEquals(0.7f, m.score(new float[500]).cause(1), 0f);
+        assertEquals(0.7f, m.score(new float[500], 0, 1)[0].cause(1), 0f);
+        assertFalse(m.hasWindowOutputs());
+        assertEquals(WindowGrid.forCutWindows(500, 250, 100), m.grid()); // tail max(1, 100 - 250), no context
         m.close();
         assertEquals(1, session.closes);
     }
@@ -82,14 +85,65 @@ public class LoadedModelTest {
         assertEquals(1, session.closes);
     }
 
+    /** Scoring window {@code skip} of a span of {@code samples} zeros must fail; returns the error. */
+    private static WindowScorer.ScoringException scoringFails(LoadedModel m, int samples, int skip) {
+        return assertThrows(WindowScorer.ScoringException.class, () -> m.score(new float[samples], skip, 1));
+    }
+
     @Test
     public void aRuntimeFailureWhileScoringNamesTheFile() throws Exception {
         files.put("m.ort", FakeModel.bytes());
         session.failOnRun = 2;
-        LoadedModel m = load();
-        WindowScorer.ScoringException e =
-                assertThrows(WindowScorer.ScoringException.class, () -> m.score(new float[500]));
+        WindowScorer.ScoringException e = scoringFails(load(), 500, 0);
         assertEquals("m.ort failed on a window of 500 samples", e.getMessage());
         assertEquals("runtime exploded", e.getCause().getMessage());
+    }
+
+    @Test
+    public void cutWindowsAreScoredOneARunAPartialLastOneWithTheRestOfTheSpan() throws Exception {
+        files.put("m.ort", FakeModel.bytes());
+        LoadedModel m = load();
+        float[] span = new float[900]; // windows 0-500, 250-750 and 500-900 (partial)
+        span[100] = 0.2f;
+        span[600] = 0.4f;
+        span[899] = 0.6f;
+        WindowScorer.Score[] s = m.score(span, 1, 2);
+        assertEquals(0.4f, s[0].cryProbability, 0f);
+        assertEquals(0.6f, s[1].cryProbability, 0f);
+        assertEquals(3, session.runs); // the smoke run, then one run per window
+    }
+
+    @Test
+    public void windowOutputsGiveAMeasuredTailAndOneWindowOfContext() throws Exception {
+        files.put("m.ort", FakeModel.bytes());
+        session.frameTail = 37;
+        LoadedModel m = load();
+        assertTrue(m.hasWindowOutputs());
+        assertEquals(new WindowGrid(500, 250, 37, 500), m.grid());
+        session.spans.clear();
+        float[] span = new float[1300]; // windows 0 .. 4, the last (1000-1300) partial
+        span[760] = 0.9f;
+        WindowScorer.Score[] s = m.score(span, 2, 2); // windows 2 (500-1000) and 3 (750-1250)
+        assertEquals(List.of(1300), session.spans); // one run over the whole span
+        assertEquals(0.9f, s[0].cryProbability, 0f);
+        assertEquals(0.9f, s[1].cryProbability, 0f);
+        assertEquals(0.7f, s[1].cause(1), 0f);
+    }
+
+    @Test
+    public void windowOutputsThatDisagreeWithTheGridFailAtLoad() {
+        files.put("m.ort", FakeModel.bytes());
+        session.frameTail = 37;
+        session.extraWindows = 1; // two windows for one window of audio
+        assertLoadFails(ModelInfo.InvalidModelException.class, "give 2 windows for 100 samples");
+        assertEquals(1, session.closes);
+    }
+
+    @Test
+    public void tooFewWindowOutputsForTheGridAreAScoringError() throws Exception {
+        files.put("m.ort", FakeModel.bytes());
+        session.frameTail = 37;
+        WindowScorer.ScoringException e = scoringFails(load(), 520, 1); // 520 samples hold one window
+        assertTrue(e.getMessage(), e.getMessage().contains("gave 1 windows for 520 samples"));
     }
 }

@@ -30,8 +30,10 @@ public class StreamRulesTest {
     /** Scores one window per push with the given cry probabilities; causes (0.3, 0.7). */
     private static List<CryEvent> run(ModelInfo info, double... probs) {
         final int[] k = {0};
-        WindowScorer scorer = w -> new WindowScorer.Score((float) probs[k[0]++], new float[] {0.3f, 0.7f});
-        CryMonitor m = new CryMonitor(scorer, info);
+        WindowScorer scorer = (span, skip, count) -> new WindowScorer.Score[] {
+            new WindowScorer.Score((float) probs[k[0]++], new float[] {0.3f, 0.7f})};
+        CryMonitor m = new CryMonitor(scorer, info,
+                WindowGrid.forCutWindows(info.windowSamples, info.hopSamples, info.minSamples), info.streamRules);
         List<CryEvent> events = new ArrayList<>(m.push(new float[info.windowSamples]));
         for (int i = 1; i < probs.length; i++) {
             events.addAll(m.push(new float[info.hopSamples]));
