@@ -33,6 +33,9 @@ class ExportConfig:
     reduce_range: bool = True  # 7-bit weights, so x86 and ARM int8 kernels agree
     # Layers left in float in the int8 file: the stem and the first depthwise layer.
     keep_float: tuple = ("model.stem.0.weight", "model.blocks.0.depthwise.0.weight")
+    # Relu quantized too: int8 convs then chain without a float requantisation step between them
+    # (docs/decisions.md, "Per-MAC efficiency").
+    quantized_ops: tuple = ("Conv", "MatMul", "Gemm", "Relu")
     opset: int = 18  # the dynamo exporter's Pad-18 cannot be converted down to 17
     # The monitor's rules are chosen on validation home-day streams for this false-alarm budget.
     max_false_alarms_per_hour: float = 0.5

@@ -78,7 +78,7 @@ def _static_int8(run: Run, ctx: DataContext, val: LabelledSide) -> tuple[str, di
         try:
             quantize_static_int8(run.path("student_distilled_fp32.onnx"), path, calib, method,
                                  window_seconds=e.window_seconds, max_windows=e.calibration_windows, seed=cfg.seed,
-                                 reduce_range=e.reduce_range, keep_float=e.keep_float)
+                                 reduce_range=e.reduce_range, keep_float=e.keep_float, op_types=e.quantized_ops)
         except QuantizeError as exc:  # reported, and the other methods still compete
             report[method] = {"error": str(exc)}
             continue

@@ -9,8 +9,7 @@ from typing import Sequence
 
 import numpy as np
 
-from export.audio.augment import Augmenter
-from export.data.catalog import background_clips
+from export.audio.home_augment import training_augmenter
 from export.data.context import DataContext
 from export.evaluation.evaluate import selection_score
 from export.models.student import StudentConfig, count_parameters, save_student
@@ -53,9 +52,18 @@ def _val_score(labels: Sequence[str]):
     return score
 
 
-def _teacher_targets(run: Run) -> dict[str, tuple[float, np.ndarray]]:
-    z = np.load(run.require("teacher_logits.npz", "teacher"))
-    return {str(i): (float(c), k) for i, c, k in zip(z["clip_ids"], z["cry_logit"], z["cause_logits"])}
+def _teacher_targets(run: Run) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The teacher's scores on every window of every development clip (``teacher_windows.npz``):
+    clip id -> (cry logits [W], cause logits [W, K]), windows in order."""
+    z = np.load(run.require("teacher_windows.npz", "teacher"))
+    rows: dict[str, list[int]] = {}
+    for i, clip in enumerate(z["clip_ids"]):
+        rows.setdefault(str(clip), []).append(i)
+    out = {}
+    for clip, idx in rows.items():
+        idx = np.asarray(idx)[np.argsort(z["window"][idx])]
+        out[clip] = (z["cry_logit"][idx], z["cause_logits"][idx])
+    return out
 
 
 def _variants(run: Run, n_causes: int) -> dict[str, tuple[StudentConfig, bool]]:
@@ -71,11 +79,11 @@ def run(run: Run, ctx: DataContext) -> StudentResult:
     cfg = run.config
     train, val = _student_items(ctx, "train"), _student_items(ctx, "val")
     targets = _teacher_targets(run)
-    noise = ctx.waves(background_clips(ctx.clips, ctx.splits.train))
+    augmenter = training_augmenter(ctx, run.data_root, cfg.seed)
     outputs, infos = [], {}
     for name, (sc, distill) in _variants(run, len(ctx.labels)).items():
         model, history = train_student(
-            train, val, targets, cfg.distill, student_config=sc, distill=distill, augmenter=Augmenter(noise, seed=cfg.seed),
+            train, val, targets, cfg.distill, student_config=sc, distill=distill, augmenter=augmenter,
             val_score=_val_score(ctx.labels), seed=cfg.seed, threads=cfg.threads,
         )
         path = save_student(model, run.path(f"student_{name}.pt"))
