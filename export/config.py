@@ -61,7 +61,7 @@ class PipelineConfig:
     tiny_clips_per_side: int = 12
     n_boot: int = 1000
     pooling_ablation: tuple = ("mean", "max", "mean_max", "statistic", "attention")
-    cross_validation: bool = True
+    cross_validation: bool = False  # grouped CV of the teacher over the development side (5 more heads)
 
     def to_dict(self) -> dict:
         return _to_jsonable(asdict(self))

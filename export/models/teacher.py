@@ -32,13 +32,13 @@ class TeacherConfig:
     """Teacher knobs; the defaults are the pipeline's embedded defaults."""
 
     pooling: str = "auto"  # "auto": the pooling of the ablation with the best validation score
-    weak_label_weight: float = 0.5  # >0: teacher-scored uncurated cries join training at this weight
+    weak_label_weight: float = 0.0  # >0: teacher-scored uncurated cries join training at this weight (docs/decisions.md)
     attention_heads: int = 4
     hop_frames: int = 96  # patch hop: 96 frames = 0.96 s, non-overlapping (YAMNet's own 0.48 s doubles the cost)
     fine_tune_blocks: int = 0  # 0: frozen backbone (cached embeddings); k: also train the last k blocks (~100 s/epoch on 2 cores for k=1)
     hidden_dim: int = 256
     dropout: float = 0.3
-    epochs: int = 30
+    epochs: int = 12
     batch_size: int = 64
     lr: float = 1e-3
     backbone_lr: float = 1e-4
@@ -47,12 +47,12 @@ class TeacherConfig:
     tag_loss_weight: float = 0.3  # auxiliary 9-way parent tags; 0 turns them off
     cry_gate: float = 0.0  # >0: pool only frames whose YAMNet cry score >= this (fallback: all frames)
     augment_copies: int = 1  # home-augmented copies of each training cry whose features are cached too
-    negative_augment_copies: int = 1  # the same for each training negative (the chain must not mean "cry")
+    negative_augment_copies: int = 0  # the same for each training negative (the student augments every negative on the fly)
     hard_negative_weight: float = 2.0  # loss weight of baby-like negatives (laughter, children, child speech)
     # Pitch-shifted (+3 to +7 semitones) training-side laughter and child speech as stand-ins for baby
     # laughter and babble; kept only if the VALIDATION score improves (the report says what they did).
     baby_like_stand_ins: bool = True
-    patience: int = 30  # epochs without a better validation score before stopping (30 = never, at 30 epochs)
+    patience: int = 4  # epochs without a better validation score before stopping
     grad_clip: float = 5.0
     # The head also reads YAMNet's AudioSet scores of the cries and the baby-like sounds (pooled mean and
     # max), which separate crying from baby laughter and babble that our data barely holds.
