@@ -62,6 +62,7 @@ class PipelineConfig:
     n_boot: int = 1000
     pooling_ablation: tuple = ("mean", "max", "mean_max", "statistic", "attention")
     cross_validation: bool = False  # grouped CV of the teacher over the development side (5 more heads)
+    attention_student: bool = False  # also train a distilled student with attention pooling (a report row)
 
     def to_dict(self) -> dict:
         return _to_jsonable(asdict(self))
@@ -104,7 +105,9 @@ def tiny_overrides() -> dict:
         "n_boot": 50,
         "cross_validation": True,
         "data": {"n_folds": 2},
-        "teacher": {"epochs": 2, "augment_copies": 1, "fine_tune_blocks": 1},  # exercise the fine-tuning path
+        "attention_student": True,
+        "teacher": {"epochs": 2, "augment_copies": 1, "negative_augment_copies": 1, "weak_label_weight": 0.5,
+                    "fine_tune_blocks": 1},  # exercise the fine-tuning, negative-copy and weak-label paths
         "distill": {"epochs": 1},
         "export": {"calibration_methods": ["minmax", "percentile"], "calibration_windows": 8,
                    "stream_minutes_per_source": 1.0},

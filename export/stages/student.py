@@ -69,7 +69,7 @@ def _teacher_targets(run: Run) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 def _variants(run: Run, n_causes: int) -> dict[str, tuple[StudentConfig, bool]]:
     scfg = StudentConfig(**{**run.config.student.to_dict(), "n_causes": n_causes})
     variants = {"distilled": (scfg, True), "plain": (scfg, False)}
-    if scfg.pooling != "attention":
+    if run.config.attention_student and scfg.pooling != "attention":
         variants["distilled_attention"] = (StudentConfig(**{**scfg.to_dict(), "pooling": "attention"}), True)
     return variants
 
