@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 import onnx
 
+from infantcry_sdk import contract
+
 from export.modelfile.metadata import read_metadata
 
 if TYPE_CHECKING:
@@ -35,9 +37,13 @@ def write_model_card(run: "Run", labels: Sequence[str], table: dict, shipped: di
             "detection": {k: shipped["detection"][k] for k in ("f1", "precision", "recall", "fpr", "auc", "false_alarms_per_hour")} if shipped else {},
             "cause": {k: shipped["cause"][k] for k in ("balanced_accuracy", "macro_f1", "accuracy", "recall_per_class", "ci95")} if shipped else {},
         },
+        "cause_status": {"status": meta.get(contract.KEY_CAUSE_STATUS, contract.CAUSE_UNSUPPORTED),
+                         "reason": meta.get(contract.KEY_CAUSE_STATUS_REASON, contract.DEFAULT_CAUSE_STATUS_REASON)},
+        "stream_rules": {k.removeprefix("infantcry.stream_"): meta[k] for k in sorted(meta) if k.startswith("infantcry.stream_")},
         "compression": table,
         "licences": licences,
-        "intended_use": "Detecting infant crying in home audio on the device, and a tentative, abstaining guess at its cause.",
+        "intended_use": "Detecting infant crying in home audio on the device. A cause is given only when the model's "
+                        "cause head passed the toolchain's test against chance (cause_status above); otherwise none.",
         "limitations": [
             "Cause labels are parents' guesses (Donate-a-Cry), a few dozen clips per minority class: cause estimates are weakly "
             "predictable and must never be presented as a diagnosis.",
@@ -53,6 +59,8 @@ def write_model_card(run: "Run", labels: Sequence[str], table: dict, shipped: di
              "## Labels and thresholds", f"- labels: {', '.join(card['labels'])}",
              f"- detection threshold {card['thresholds']['detection_threshold']:.4f}, cause minimum confidence "
              f"{card['thresholds']['cause_min_confidence']:.2f} ({card['thresholds']['chosen_on']})", "",
+             f"- monitor rules (chosen on validation home-day streams): {card['stream_rules']}",
+             f"- cause status: {card['cause_status']['status']}: {card['cause_status']['reason']}", "",
              "## Metrics (grouped test split)"]
     if shipped:
         d, c = shipped["detection"], shipped["cause"]

@@ -453,6 +453,83 @@ def _data_section(rep: Mapping) -> list[str]:
     return lines
 
 
+_MONITOR_COLS = ["stream", "hours", "bouts", "event recall", "recall, bouts >= 10 s", "false alarms / h",
+                 "median delay s", "p95 delay s"]
+
+
+def _monitor_rows(table: Mapping, who: str) -> list[list[str]]:
+    return [[f"{who}: {name}", _fmt(r.get("hours"), 2), _fmt(r.get("bouts")), _fmt(r.get("event_recall")),
+             _fmt(r.get("event_recall_10s_or_more")), _fmt(r.get("false_alarms_per_hour"), 2),
+             _fmt(r.get("median_delay_s"), 2), _fmt(r.get("p95_delay_s"), 2)] for name, r in table.items()]
+
+
+def _monitor_section(home: Mapping) -> list[str]:
+    mon = home.get("monitor") or {}
+    if not mon:
+        return []
+    lines = ["### Home-day streams (test side), through `CryStream` in 100 ms chunks", ""]
+    yam = mon.get("yamnet_zero_shot") or {}
+    rows = _monitor_rows(mon.get("student_int8") or {}, "shipped int8") + _monitor_rows(yam.get("test") or {}, "YAMNet zero-shot")
+    lines += _table(_MONITOR_COLS, rows)
+    note = mon.get("note", "")
+    rules = yam.get("rules")
+    lines += ["", f"- {note}.", f"- the student's stream waits {_fmt(mon.get('student_context_s'), 2)} s after each "
+              "window for the context its score needs (that is what makes stream = predict exact).",
+              f"- YAMNet zero-shot: max of its two 0.96 s patches per window, rules chosen on the same validation "
+              f"streams: {rules}." if rules else "", ""]
+    return lines
+
+
+def _home_section(rep: Mapping) -> list[str]:
+    """The shipped student as parents use it: streams, baby-like sounds, SNR, unseen sources."""
+    home, loso = rep.get("home") or {}, rep.get("loso") or {}
+    if not home and not loso:
+        return []
+    lines = ["## As the product is used", ""] + _monitor_section(home)
+    hard = home.get("hard_negatives") or {}
+    if hard:
+        lines += ["### Baby-like negatives (test clips, clip threshold)", ""]
+        lines += _table(["group", "clips", "shipped int8 false alarms", "teacher false alarms"], [
+            [k, _fmt(v.get("n")), _fmt(v.get("student_int8_false_alarm_rate")), _fmt(v.get("teacher_false_alarm_rate"))]
+            for k, v in hard.items()]) + [""]
+    snr = home.get("recall_vs_snr") or {}
+    teacher_snr = _get(rep, "detection.recall_vs_snr") or {}
+    if snr:
+        levels = list((snr.get("student_int8") or teacher_snr).keys())
+        lines += ["### Recall of test cries mixed into test backgrounds", ""]
+        rows = [[who] + [_fmt((curve or {}).get(k)) for k in levels] for who, curve in (
+            ("teacher", teacher_snr), ("shipped int8 student", snr.get("student_int8")), ("YAMNet zero-shot", snr.get("yamnet_zero_shot")))]
+        lines += _table(["model"] + [f"{k} dB" for k in levels], rows) + [""]
+    if loso.get("folds"):
+        lines += ["### Leave one source of cries out (unseen homes)", "", f"Recipe: {loso.get('recipe', '')}.", ""]
+        lines += _table(["held-out cries", "cries", "negatives", "F1", "recall", "FPR", "AUC"], [
+            [k, _fmt(v.get("held_out_cries")), _fmt(v.get("test_negatives")), _fmt(_get(v, "detection.f1")),
+             _fmt(_get(v, "detection.recall")), _fmt(_get(v, "detection.fpr"), 4), _fmt(_get(v, "detection.auc"), 4)]
+            for k, v in loso["folds"].items()]) + [""]
+    agree = home.get("student_teacher_agreement") or {}
+    if agree:
+        lines += ["### Shipped student vs teacher, per source (test clips)", ""]
+        lines += _table(["source", "clips", "same decision", "mean absolute probability gap"], [
+            [k, _fmt(v.get("n")), _fmt(v.get("same_decision")), _fmt(v.get("mean_abs_probability_gap"))] for k, v in agree.items()]) + [""]
+    return lines + _choices_section(rep)
+
+
+def _choices_section(rep: Mapping) -> list[str]:
+    """What each home-data choice did on validation, and the cause head's test."""
+    lines = []
+    hd = _get(rep, "teacher.home_data") or rep.get("home_data") or {}
+    rows = [[k.replace("_", " "), str(v.get("what", "")), _fmt(v.get("kept")), _fmt(v.get("val_score_without")),
+             _fmt(v.get("val_score_with"))] for k, v in hd.items() if isinstance(v, Mapping) and "kept" in v]
+    if rows:
+        lines += ["### What each teacher choice did (validation selection score; kept only if higher)", ""]
+        lines += _table(["choice", "what", "kept", "validation without", "validation with"], rows) + [""]
+    cause = _get(rep, "export.cause_test")
+    if cause:
+        lines += ["### Cause head against chance", "", f"- {cause.get('reason')}.",
+                  f"- the shipped file's cause status: {'supported' if cause.get('supported') else 'unsupported (the SDK returns no cause)'}.", ""]
+    return lines
+
+
 def render_markdown(rep: Mapping, plots: Mapping[str, str] | None = None) -> str:
     """The report as markdown (``rep`` already JSON-safe), section by section."""
     plots = plots or {}
@@ -461,7 +538,7 @@ def render_markdown(rep: Mapping, plots: Mapping[str, str] | None = None) -> str
     missing = validate_report(rep)
     if missing:
         lines += [f"> Incomplete report: missing {', '.join(missing)}.", ""]
-    lines += _headline(rep) + _cause_section(rep, plots) + _comparisons(rep) + _compression(rep) + _data_section(rep)
+    lines += _headline(rep) + _home_section(rep) + _cause_section(rep, plots) + _comparisons(rep) + _compression(rep) + _data_section(rep)
     extra = rep.get("notes")
     if extra:
         lines += ["## Notes", ""] + [f"- {n}" for n in (extra if isinstance(extra, list) else [extra])] + [""]
