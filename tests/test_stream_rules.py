@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 
 from export.evaluation.stream_rules import (
-    Bout, CalibrationGrid, LabelledStream, StreamRules, calibrate, evaluate_rules, event_spans, replay,
+    Bout, CalibrationGrid, LabelledStream, calibrate, evaluate_rules, event_spans, replay, rules_metadata,
     score_events, smoothed,
 )
 from infantcry_sdk import contract
 from infantcry_sdk.events import EventDetector, EventRules, ScoreSmoother
+from infantcry_sdk.stream import StreamOptions
 
 
 def test_smoothing_is_a_trailing_mean() -> None:
@@ -23,7 +24,7 @@ def test_replay_matches_the_sdk_event_rule(seed: int) -> None:
     rng = np.random.default_rng(seed)
     probs = np.clip(np.repeat(rng.random(60), rng.integers(1, 4, size=60)), 0, 1)
     k, on_n, off_n = 1 + seed % 3, 1 + seed % 2, 2 + seed % 2
-    rules = StreamRules(on_threshold=0.7, off_threshold=0.4, smoothing_windows=k, min_on_windows=on_n, min_off_windows=off_n)
+    rules = StreamOptions(on_threshold=0.7, off_threshold=0.4, smoothing_windows=k, min_on_windows=on_n, min_off_windows=off_n)
     det = EventDetector(EventRules(0.7, 0.4, on_n, off_n), ["a", "b"], 16000)
     smoother = ScoreSmoother(k)
     hop, win = 100, 200
@@ -42,7 +43,7 @@ def test_events_are_matched_to_bouts() -> None:
     sc = score_events(spans, bouts, hours=0.5)
     assert (sc.detected, sc.long_detected, sc.long_bouts, sc.false_alarms) == (1, 1, 1, 1)
     assert sc.recall == 0.5 and sc.false_alarms_per_hour == 2.0 and sc.delays_s == (2.5,)
-    assert event_spans(replay([0.0, 0.9, 0.9, 0.0, 0.0], StreamRules(0.8, 0.5)), 1.92, 0.96) == [
+    assert event_spans(replay([0.0, 0.9, 0.9, 0.0, 0.0], StreamOptions(0.8, 0.5, 1, 1, 2)), 1.92, 0.96) == [
         (0.96, 0.96 + 1.92, 1.92 + 1.92)
     ]
 
@@ -66,7 +67,7 @@ def test_calibration_meets_the_budget_and_catches_bouts() -> None:
     assert met and score.false_alarms_per_hour <= 0.5
     assert score.recall >= 0.9
     assert evaluate_rules(streams, rules, 1.92, 0.96) == score
-    meta = rules.metadata()
+    meta = rules_metadata(rules)
     assert set(meta) == {
         contract.KEY_STREAM_ON_THRESHOLD, contract.KEY_STREAM_OFF_THRESHOLD, contract.KEY_STREAM_SMOOTHING_WINDOWS,
         contract.KEY_STREAM_MIN_ON_WINDOWS, contract.KEY_STREAM_MIN_OFF_WINDOWS,

@@ -20,7 +20,8 @@ from export.constants import SAMPLE_RATE
 from export.data.context import DataContext
 from export.data.noise import noise_for_side
 from export.evaluation.home_day import HomeDayConfig, HomeStream, build_stream, run_monitor
-from export.evaluation.stream_rules import LabelledStream, StreamRules, StreamScore, calibrate, evaluate_rules
+from export.evaluation.stream_rules import LabelledStream, StreamScore, calibrate, evaluate_rules, rules_dict
+from infantcry_sdk.stream import StreamOptions
 
 #: Negative sources that get a stream each (those present in the catalog).
 STREAM_SOURCES = ("esc50", "speech", "urbansound8k", "extra")
@@ -69,12 +70,12 @@ def labelled(streams: Sequence[HomeStream], score: Callable[[np.ndarray], np.nda
 class Calibrated:
     """Rules chosen on validation streams, and how they did there."""
 
-    rules: StreamRules
+    rules: StreamOptions
     met_budget: bool
     validation: dict
 
     def to_dict(self) -> dict:
-        return {"rules": self.rules.to_dict(), "met_false_alarm_budget": self.met_budget, "validation": self.validation}
+        return {"rules": rules_dict(self.rules), "met_false_alarm_budget": self.met_budget, "validation": self.validation}
 
 
 def calibrate_on(
@@ -98,7 +99,7 @@ def monitor_report(
 
 
 def replay_report(
-    streams: Sequence[LabelledStream], rules: StreamRules, window_s: float, hop_s: float, context_s: float = 0.0
+    streams: Sequence[LabelledStream], rules: StreamOptions, window_s: float, hop_s: float, context_s: float = 0.0
 ) -> dict[str, dict]:
     """The same table from replayed window scores (for a scorer that has no CryStream, e.g. YAMNet)."""
     out = {s.name: evaluate_rules([s], rules, window_s, hop_s, context_s).summary() for s in streams}

@@ -14,36 +14,32 @@ of candidate rules can be tried without re-running the model; a test pins it to 
 from __future__ import annotations
 
 import itertools
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import numpy as np
 
 from infantcry_sdk import contract
+from infantcry_sdk.stream import StreamOptions
 
 
-@dataclass(frozen=True)
-class StreamRules:
-    """The monitor's event rule (see ``infantcry_sdk.contract`` for the semantics)."""
+#: The rule fields a calibration sets (``StreamOptions`` minus its batching knob).
+RULE_FIELDS = ("on_threshold", "off_threshold", "smoothing_windows", "min_on_windows", "min_off_windows")
 
-    on_threshold: float
-    off_threshold: float
-    smoothing_windows: int = 1
-    min_on_windows: int = 1
-    min_off_windows: int = 2
 
-    def metadata(self) -> dict[str, str]:
-        """The contract's metadata entries for these rules."""
-        return {
-            contract.KEY_STREAM_ON_THRESHOLD: f"{self.on_threshold:.6g}",
-            contract.KEY_STREAM_OFF_THRESHOLD: f"{self.off_threshold:.6g}",
-            contract.KEY_STREAM_SMOOTHING_WINDOWS: str(self.smoothing_windows),
-            contract.KEY_STREAM_MIN_ON_WINDOWS: str(self.min_on_windows),
-            contract.KEY_STREAM_MIN_OFF_WINDOWS: str(self.min_off_windows),
-        }
+def rules_metadata(rules: StreamOptions) -> dict[str, str]:
+    """The contract's metadata entries for a calibrated rule (every field set)."""
+    return {
+        contract.KEY_STREAM_ON_THRESHOLD: f"{rules.on_threshold:.6g}",
+        contract.KEY_STREAM_OFF_THRESHOLD: f"{rules.off_threshold:.6g}",
+        contract.KEY_STREAM_SMOOTHING_WINDOWS: str(rules.smoothing_windows),
+        contract.KEY_STREAM_MIN_ON_WINDOWS: str(rules.min_on_windows),
+        contract.KEY_STREAM_MIN_OFF_WINDOWS: str(rules.min_off_windows),
+    }
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+
+def rules_dict(rules: StreamOptions) -> dict:
+    return {name: getattr(rules, name) for name in RULE_FIELDS}
 
 
 @dataclass(frozen=True)
@@ -67,8 +63,8 @@ def smoothed(window_probs: np.ndarray, k: int) -> np.ndarray:
     return total / np.maximum(count, 1)
 
 
-def replay(window_probs: Sequence[float], rules: StreamRules) -> list[Event]:
-    """The events ``CryStream`` raises on these window scores, in order."""
+def replay(window_probs: Sequence[float], rules: StreamOptions) -> list[Event]:
+    """The events ``CryStream`` raises on these window scores, in order (``rules``: every field set)."""
     score = smoothed(np.asarray(window_probs), rules.smoothing_windows)
     events: list[Event] = []
     active, run, off, first, last = False, 0, 0, 0, 0
@@ -202,7 +198,7 @@ class LabelledStream:
 
 
 def evaluate_rules(
-    streams: Sequence[LabelledStream], rules: StreamRules, window_s: float, hop_s: float, context_s: float = 0.0
+    streams: Sequence[LabelledStream], rules: StreamOptions, window_s: float, hop_s: float, context_s: float = 0.0
 ) -> StreamScore:
     """One rule on several streams, pooled."""
     return StreamScore.pooled(
@@ -233,7 +229,7 @@ def calibrate(
     max_false_alarms_per_hour: float = 0.5,
     grid: CalibrationGrid = CalibrationGrid(),
     context_s: float = 0.0,
-) -> tuple[StreamRules, StreamScore, bool]:
+) -> tuple[StreamOptions, StreamScore, bool]:
     """The rule with the most long bouts caught, then the most bouts, then the shortest median delay,
     among those within the false-alarm budget on ``streams``; ``True`` when the budget was met. When no
     rule meets it, the rule with the fewest false alarms (then the most bouts) and ``False``."""
@@ -242,7 +238,7 @@ def calibrate(
         grid.smoothing_windows, grid.min_on_windows, grid.min_off_windows, grid.off_ratios,
         _threshold_candidates(streams, grid.n_thresholds),
     ):
-        rules = StreamRules(float(thr), float(thr * ratio), k, on_n, off_n)
+        rules = StreamOptions(float(thr), float(thr * ratio), k, on_n, off_n)
         sc = evaluate_rules(streams, rules, window_s, hop_s, context_s)
         within = sc.false_alarms_per_hour <= max_false_alarms_per_hour
         delay = sc.delay_percentile(50) if sc.delays_s else float("inf")

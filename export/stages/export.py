@@ -19,6 +19,7 @@ from export.evaluation import metrics
 from export.evaluation.cause_test import CauseTest, cause_chance_test
 from export.evaluation.evaluate import Scores, choose_cause_min_confidence, choose_detection_threshold
 from export.evaluation.home_day import HomeDayConfig
+from export.evaluation.stream_rules import rules_metadata
 from export.evaluation.monitor import (
     Calibrated,
     calibrate_on,
@@ -125,7 +126,7 @@ def _cause_test(run: Run, ctx: DataContext, val: LabelledSide, scores: Scores) -
 def _runtime_rules(monitor: Calibrated, cause: CauseTest) -> dict[str, str]:
     """The metadata the runtime reads for the monitor and for whether it may name a cause."""
     status = contract.CAUSE_SUPPORTED if cause.supported else contract.CAUSE_UNSUPPORTED
-    return {**monitor.rules.metadata(), contract.KEY_CAUSE_STATUS: status, contract.KEY_CAUSE_STATUS_REASON: cause.reason}
+    return {**rules_metadata(monitor.rules), contract.KEY_CAUSE_STATUS: status, contract.KEY_CAUSE_STATUS_REASON: cause.reason}
 
 
 def run(run: Run, ctx: DataContext) -> ExportOutputs:
