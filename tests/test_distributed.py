@@ -14,11 +14,15 @@ arithmetic the distributed run changes, checked against these tolerances:
 * student probabilities and epoch losses: ``STUDENT_ATOL``, ``STUDENT_LOSS_RTOL``. Batch norm
   normalises each rank's half of a batch (SyncBatchNorm runs on GPUs only), so these differ beyond
   rounding; measured 2.6e-5 and 0.5 %.
+
+Without ``../shared``, :func:`test_fit_on_two_processes_takes_the_one_process_steps` still checks
+the loop itself: 2 gloo processes, unequal shares of each batch, the same weights as one process.
 """
 from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -29,7 +33,7 @@ import torch
 
 from export.data.paths import DataError, resolve_data_root
 
-pytestmark = [pytest.mark.slow, pytest.mark.shared_data]
+slow, shared_data = pytest.mark.slow, pytest.mark.shared_data
 
 REPO = Path(__file__).resolve().parents[1]
 COMPARABLE = {"teacher": {"pooling": "mean", "dropout": 0.0}, "student": {"dropout": 0.0},
@@ -38,6 +42,52 @@ STAGES = ("data", "teacher", "student")
 TEACHER_ATOL = 1e-4
 STUDENT_ATOL = 1e-3
 STUDENT_LOSS_RTOL = 0.02
+
+
+def _line_fit():
+    """A line fitted by SGD through ``fit``: 30 points in batches of 7 (shares of 4 and 3, then 1 and 1)."""
+    from export.training.fit import FitSettings, fit
+
+    x = torch.linspace(-1, 1, 30)[:, None]
+    y = 3 * x + 0.5
+
+    def batches(rng: np.random.Generator):
+        order = torch.as_tensor(rng.permutation(30))
+        for s in range(0, 30, 7):
+            yield x[order[s : s + 7]], y[order[s : s + 7]]
+
+    def loss(model, batch):
+        value = ((model(batch[0]) - batch[1]) ** 2).mean()
+        return value, {"mse": float(value.detach())}
+
+    settings = FitSettings(epochs=4, patience=4, grad_clip=10.0, seed=1, threads=1, progress=False)
+    model, history = fit(lambda: torch.nn.Linear(1, 1), lambda m: (torch.optim.SGD(m.parameters(), lr=0.1), None),
+                         batches, loss, None, settings)
+    return model.state_dict(), [e.train_loss for e in history.epochs]
+
+
+def _line_fit_on_rank(rank: int, port: int, out: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE="2", RANK=str(rank), LOCAL_RANK=str(rank))
+    from export.training import distributed
+
+    with distributed.session(), distributed.together():
+        result = _line_fit()
+    torch.save(result, f"{out}.{rank}")
+
+
+@slow
+def test_fit_on_two_processes_takes_the_one_process_steps(tmp_path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = str(tmp_path / "fit")
+    torch.multiprocessing.spawn(_line_fit_on_rank, args=(port, out), nprocs=2, join=True)
+    state, losses = _line_fit()
+    for rank in (0, 1):  # every rank ends with the one process's weights and epoch losses
+        state_r, losses_r = torch.load(f"{out}.{rank}", weights_only=False)
+        for key, value in state.items():
+            torch.testing.assert_close(state_r[key], value, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(losses_r, losses, rtol=1e-6)
 
 
 def _torchrun(stage: str, run_dir: Path, config: Path, tmp: Path) -> None:
@@ -74,6 +124,8 @@ def _names(folder: Path) -> set[str]:
     return {str(p.relative_to(folder)) for p in folder.rglob("*")}
 
 
+@slow
+@shared_data
 def test_two_processes_write_one_set_of_artefacts(runs) -> None:
     one, two, tmp = runs
     assert _names(two) == _names(one)
@@ -85,6 +137,8 @@ def test_two_processes_write_one_set_of_artefacts(runs) -> None:
     assert json.loads((two / "config.json").read_text())["threads"] == 1  # 2 threads shared by 2 processes
 
 
+@slow
+@shared_data
 def test_sharded_feature_pass_matches_one_process(runs) -> None:
     one, two, _ = runs
     files = sorted((one.parent / "cache").glob("features-*.pt"))
@@ -97,6 +151,8 @@ def test_sharded_feature_pass_matches_one_process(runs) -> None:
                 np.testing.assert_allclose(b[clip][key].astype(np.float32), value.astype(np.float32), rtol=2**-10, atol=0)
 
 
+@slow
+@shared_data
 def test_teacher_agrees_with_one_process(runs) -> None:
     one, two, _ = runs
     a, b = np.load(one / "teacher_logits.npz"), np.load(two / "teacher_logits.npz")
@@ -107,6 +163,8 @@ def test_teacher_agrees_with_one_process(runs) -> None:
     assert abs(t1["detection_threshold"] - t2["detection_threshold"]) <= TEACHER_ATOL
 
 
+@slow
+@shared_data
 def test_student_agrees_with_one_process(runs) -> None:
     from export.config import load_config
     from export.data.context import load_context
