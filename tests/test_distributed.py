@@ -45,24 +45,14 @@ STUDENT_LOSS_RTOL = 0.02
 
 
 def _line_fit():
-    """A line fitted by SGD through ``fit``: 30 points in batches of 7 (shares of 4 and 3, then 1 and 1)."""
+    """A line fitted through ``fit``: 30 points in batches of 7 (2 ranks: shares of 4 and 3, then 1 and 1)."""
+    from test_fit import _linear_problem
+
     from export.training.fit import FitSettings, fit
 
-    x = torch.linspace(-1, 1, 30)[:, None]
-    y = 3 * x + 0.5
-
-    def batches(rng: np.random.Generator):
-        order = torch.as_tensor(rng.permutation(30))
-        for s in range(0, 30, 7):
-            yield x[order[s : s + 7]], y[order[s : s + 7]]
-
-    def loss(model, batch):
-        value = ((model(batch[0]) - batch[1]) ** 2).mean()
-        return value, {"mse": float(value.detach())}
-
+    batches, loss, optimizer = _linear_problem(30, 7)
     settings = FitSettings(epochs=4, patience=4, grad_clip=10.0, seed=1, threads=1, progress=False)
-    model, history = fit(lambda: torch.nn.Linear(1, 1), lambda m: (torch.optim.SGD(m.parameters(), lr=0.1), None),
-                         batches, loss, None, settings)
+    model, history = fit(lambda: torch.nn.Linear(1, 1), optimizer, batches, loss, None, settings)
     return model.state_dict(), [e.train_loss for e in history.epochs]
 
 
