@@ -9,10 +9,15 @@
 
 ``manifest.json`` in the run folder lists, per stage, its outputs with sizes and SHA-256, the seconds
 it took and the configuration, so any figure can be traced to the files and settings behind it.
+
+Under ``torchrun`` rank 0 owns the run folder (:func:`open_run`); each other rank works in a private
+copy of it, so every rank can run a stage's code while only rank 0's files are kept.
 """
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +26,7 @@ from typing import Any
 from infantcry_sdk.integrity import file_sha256
 
 from export.config import PipelineConfig
+from export.training import distributed
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -34,12 +40,13 @@ class Run:
     config: PipelineConfig
     command: str = ""
     cache_dir: Path = field(default=None)  # type: ignore[assignment]
+    mirrors: Path | None = None  # another rank's private copy of this run folder (see open_run)
 
     def __post_init__(self) -> None:
         self.run_dir = Path(self.run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if self.cache_dir is None:
-            self.cache_dir = self.run_dir.parent / "cache"
+            self.cache_dir = default_cache_dir(self.run_dir)
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         self.config.save(self.run_dir / "config.json")
 
@@ -83,6 +90,34 @@ class Run:
 
     def read_json(self, name: str, stage: str) -> Any:
         return json.loads(self.require(name, stage).read_text())
+
+    def refresh(self) -> None:
+        """A mirror takes in what rank 0 has written to the run folder so far (no-op on rank 0)."""
+        if self.mirrors is not None:
+            shutil.copytree(self.mirrors, self.run_dir, dirs_exist_ok=True)
+
+    def close(self) -> None:
+        """A mirror's private folder is deleted; rank 0's run folder stays."""
+        if self.mirrors is not None:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+
+
+def default_cache_dir(run_dir: Path) -> Path:
+    """Caches (decoded clips, YAMNet weights and features) sit beside the run folder: reruns share them."""
+    return Path(run_dir).parent / "cache"
+
+
+def open_run(run_dir: Path, data_root: Path, config: PipelineConfig, command: str = "") -> Run:
+    """The run as this process uses it. Rank 0 (or the only process) owns ``run_dir``; the other ranks
+    of a torchrun launch get a private folder mirroring it (:meth:`Run.refresh`), so they read what
+    rank 0 wrote and their own writes reach neither the run folder, nor its manifest, nor the caches."""
+    if distributed.is_writer():
+        run = Run(run_dir, data_root, config, command)
+        distributed.barrier()  # the run and cache folders exist for the other ranks
+        return run
+    distributed.barrier()
+    scratch = Path(tempfile.mkdtemp(prefix=f"infantcry-rank{distributed.rank()}-"))
+    return Run(scratch, data_root, config, command, cache_dir=default_cache_dir(run_dir), mirrors=Path(run_dir))
 
 
 def _json_default(x: Any) -> Any:

@@ -9,14 +9,15 @@ from export.training.fit import FitSettings, fit
 from export.training.head import train_head
 
 
-def _linear_problem():
-    x = torch.linspace(-1, 1, 32)[:, None]
+def _linear_problem(n: int = 32, batch: int = 8):
+    """A line to fit: ``n`` points in shuffled batches of ``batch``; (batches, loss, optimizer)."""
+    x = torch.linspace(-1, 1, n)[:, None]
     y = 3 * x + 0.5
 
     def batches(rng: np.random.Generator):
-        order = torch.as_tensor(rng.permutation(32))
-        for s in range(0, 32, 8):
-            idx = order[s : s + 8]
+        order = torch.as_tensor(rng.permutation(n))
+        for s in range(0, n, batch):
+            idx = order[s : s + batch]
             yield x[idx], y[idx]
 
     def loss(model, batch):

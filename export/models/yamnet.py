@@ -38,6 +38,7 @@ from export.audio.frontend import (
     lengths_to_mask,
     num_patches,
 )
+from export.training.distributed import is_writer
 
 NUM_CLASSES = 521
 EMBEDDING_DIM = 1024
@@ -336,7 +337,7 @@ def load_yamnet(tflite_path: str | Path, cache_dir: str | Path | None = None) ->
             state = saved["state_dict"]
     if state is None:
         state = state_dict_from_tflite(path)
-        if cache is not None:
+        if cache is not None and is_writer():  # under torchrun rank 0 alone writes the cache
             cache.parent.mkdir(parents=True, exist_ok=True)
             tmp = cache.with_suffix(".tmp")
             torch.save({"format": _CACHE_FORMAT, "source_sha256": digest, "state_dict": state}, tmp)

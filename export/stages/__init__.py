@@ -20,6 +20,7 @@ class Stage:
     needs: tuple[str, ...]  # stages whose artifacts it reads
     uses_clips: bool = True  # needs the DataContext
     in_all: bool = True  # run by ``python -m export all``
+    distributed: bool = False  # under torchrun every rank runs it together (else rank 0 alone)
 
     @property
     def run(self) -> Callable[..., Any]:
@@ -28,9 +29,9 @@ class Stage:
 
 STAGES: tuple[Stage, ...] = (
     Stage("data", "export.stages.data", "catalog of the data root (+ --extra-data) and a grouped split -> split.json, data.json", (), uses_clips=False),
-    Stage("teacher", "export.stages.teacher", "YAMNet teacher, baselines, pooling ablation, grouped CV -> teacher.pt, teacher_logits.npz, report", ("data",)),
+    Stage("teacher", "export.stages.teacher", "YAMNet teacher, baselines, pooling ablation, grouped CV -> teacher.pt, teacher_logits.npz, report", ("data",), distributed=True),
     Stage("loso", "export.stages.loso", "leave-one-source-out: the teacher's recipe trained without a source of cries, tested on it -> loso.json", ("data", "teacher")),
-    Stage("student", "export.stages.student", "distilled and plain students -> student_*.pt", ("data", "teacher")),
+    Stage("student", "export.stages.student", "distilled and plain students -> student_*.pt", ("data", "teacher"), distributed=True),
     Stage("export", "export.stages.export", "fp32 ONNX, int8 (static, dynamic), thresholds on validation, .ort -> student_int8.onnx/.ort", ("data", "teacher", "student")),
     Stage("report", "export.stages.report", "every variant through the SDK on the test split, home-day streams, hard negatives, targets, model card -> report.md", ("data", "teacher", "loso", "export")),
     Stage("install", "export.stages.install", "the int8 model and card into the SDK, the .ort into the Android app, golden vectors", ("report",), uses_clips=False),

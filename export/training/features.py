@@ -4,6 +4,10 @@ Everything the teacher stage trains (the main head, the pooling ablation, groupe
 linear-probe baseline) reads these features, so the expensive YAMNet pass happens once per clip,
 not once per experiment. The cache is keyed by the clips, the patch hop and the split point, and
 lives outside the run folder so a rerun skips it.
+
+Under ``torchrun`` the pass is sharded: each rank extracts every ``world``-th clip, the ranks gather
+the shares back into clip order, and rank 0 alone writes the cache (and exports the ONNX pass before
+the other ranks open it).
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ import torch
 from export.audio.frontend import LogMelFrontend, frames_to_patches, num_patches
 from export.models.teacher import ClipFeatures
 from export.models.yamnet import CONTEXT_CLASSES, CRY_CLASSES, YAMNet
+from export.training import distributed
 
 
 class _BackbonePass(torch.nn.Module):
@@ -72,16 +77,23 @@ class FeatureExtractor:
         folder.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha1(b"".join(v.numpy().tobytes() for v in self.backbone.state_dict().values())).hexdigest()[:12]
         path = folder / f"yamnet_pass_ctx_k{self.trainable_blocks}_{digest}.onnx"
-        if not path.is_file():
-            tmp = path.with_suffix(".tmp.onnx")
-            torch.onnx.export(
-                self.backbone, (torch.zeros(2, 96, 64),), str(tmp), input_names=["patches"],
-                output_names=["features", "embeddings", "cry_scores", "context_scores"],
-                dynamic_axes={name: {0: "n"} for name in ("patches", "features", "embeddings", "cry_scores", "context_scores")},
-                opset_version=17, dynamo=False,
-            )
-            tmp.replace(path)
+        if distributed.is_writer() and not path.is_file():
+            self._export(path)
+        if distributed.world() > 1:
+            distributed.barrier()  # rank 0's file is complete
+        if not path.is_file():  # no cache_dir: each rank's own temporary folder
+            self._export(path)
         return ort.InferenceSession(str(path), session_options(self.threads), providers=["CPUExecutionProvider"])
+
+    def _export(self, path: Path) -> None:
+        tmp = path.with_suffix(".tmp.onnx")
+        torch.onnx.export(
+            self.backbone, (torch.zeros(2, 96, 64),), str(tmp), input_names=["patches"],
+            output_names=["features", "embeddings", "cry_scores", "context_scores"],
+            dynamic_axes={name: {0: "n"} for name in ("patches", "features", "embeddings", "cry_scores", "context_scores")},
+            opset_version=17, dynamo=False,
+        )
+        tmp.replace(path)
 
     @torch.no_grad()
     def patches(self, wave: np.ndarray) -> torch.Tensor:
@@ -145,24 +157,26 @@ def extract_cached(
     chunk: int = 64,
     progress: bool = True,
 ) -> dict[str, ClipFeatures]:
-    """``{clip_id: features}``, loaded from ``cache_dir`` when this exact set was extracted before."""
+    """``{clip_id: features}``, loaded from ``cache_dir`` when this exact set was extracted before
+    (rank 0 looks and decides for every rank)."""
     path = None
     if cache_dir is not None:
-        cache_dir.mkdir(parents=True, exist_ok=True)
         path = cache_dir / f"features-{tag}-{cache_key(clip_ids, extractor, tag)}.pt"
-        if path.is_file():
+        if distributed.from_writer(path.is_file):
             data = torch.load(path, weights_only=False)
             return {k: ClipFeatures(**v) for k, v in data.items()}
-    it = range(0, len(waves), chunk)
+    mine = distributed.shard(range(len(waves)))
+    it = range(0, len(mine), chunk)
     if progress:
         from tqdm import tqdm
 
         it = tqdm(it, desc=f"backbone features ({tag})", leave=False)
     feats: list[ClipFeatures] = []
     for s in it:
-        feats.extend(extractor.extract(waves[s : s + chunk]))
-    result = dict(zip(clip_ids, feats))
-    if path is not None:
+        feats.extend(extractor.extract([waves[i] for i in mine[s : s + chunk]]))
+    result = dict(zip(clip_ids, distributed.unshard(feats, len(waves))))
+    if path is not None and distributed.is_writer():
+        cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         torch.save({k: vars(v) for k, v in result.items()}, tmp)
         tmp.replace(path)

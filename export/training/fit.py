@@ -5,8 +5,15 @@ batches draw from, set before the model is built), deterministic kernels where t
 torch thread count (restored afterwards), gradient clipping, the per-step learning-rate schedule, the
 per-epoch validation score, keeping the best epoch's weights and early stopping after ``patience``
 epochs without a better score. What it does not own: the batches, the loss and the score, which the
-caller passes as functions. One process, one loop: the shape a ``DistributedDataParallel`` wrapper
-needs (wrap the model from ``make_model``, shard ``batches``).
+caller passes as functions.
+
+Under ``torchrun`` (:mod:`export.training.distributed`) the ranks train one model together: it is
+wrapped in ``DistributedDataParallel``, every rank draws the same global batches from ``batches`` (the
+same seeded order, crops and augmentation as one process) and keeps every ``world``-th row of each
+(DistributedSampler's split), so the number of steps and the learning-rate schedule are those of one
+process; each rank's loss is scaled so the averaged gradient is the global batch's. Rank 0 computes
+the validation score and sends it, with its batch-norm statistics, to the others: every rank keeps
+the same best epoch and stops at the same time.
 """
 from __future__ import annotations
 
@@ -19,6 +26,8 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import torch
 from torch import nn
+
+from export.training import distributed
 
 
 @dataclass
@@ -81,6 +90,8 @@ def fit(
         torch.manual_seed(settings.seed)
         rng = np.random.default_rng(settings.seed)
         model = make_model()
+        if distributed.world() > 1 and distributed.rank() > 0:
+            torch.manual_seed(settings.seed + distributed.rank())  # one init (DDP sends rank 0's), own dropout
         opt, sched = make_optimizer(model)
         return _loop(model, opt, sched, batches, loss, score, settings, rng)
     finally:
@@ -91,14 +102,16 @@ def fit(
 def _loop(model, opt, sched, batches, loss, score, settings: FitSettings, rng) -> tuple[nn.Module, FitHistory]:
     from tqdm.auto import tqdm
 
+    trained = distributed.wrap(model)  # ``model`` itself in one process
     start = time.perf_counter()
     history = FitHistory()
     best_state = copy.deepcopy(model.state_dict())
-    bar = tqdm(range(settings.epochs), desc=settings.label, disable=not settings.progress, leave=False)
+    bar = tqdm(range(settings.epochs), desc=settings.label, disable=not (settings.progress and distributed.is_writer()), leave=False)
     for epoch in bar:
         t0 = time.perf_counter()
-        mean_loss, parts = _epoch(model, opt, sched, batches(rng), loss, settings.grad_clip)
-        val = float(score(model)) if score is not None else -mean_loss
+        mean_loss, parts = _epoch(trained, opt, sched, batches(rng), loss, settings.grad_clip)
+        distributed.sync_buffers(model)
+        val = distributed.from_writer(lambda: float(score(model))) if score is not None else -mean_loss
         model.train()
         history.epochs.append(EpochLog(epoch, mean_loss, parts, val, time.perf_counter() - t0))
         bar.set_postfix(loss=f"{mean_loss:.4f}", val=f"{val:.4f}")
@@ -118,7 +131,10 @@ def _epoch(model, opt, sched, batches: Iterable[Any], loss: LossFn, grad_clip: f
     model.train()
     total, steps, sums = 0.0, 0, {}
     for batch in batches:
+        batch, share = _share(batch)
         value, parts = loss(model, batch)
+        if share != 1.0:
+            value, parts = value * share, {k: v * share for k, v in parts.items()}
         opt.zero_grad(set_to_none=True)
         value.backward()
         nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
@@ -129,5 +145,39 @@ def _epoch(model, opt, sched, batches: Iterable[Any], loss: LossFn, grad_clip: f
         steps += 1
         for key, v in parts.items():
             sums[key] = sums.get(key, 0.0) + v
+    keys = sorted(sums)
+    total, *part_sums = distributed.mean([total, *(sums[k] for k in keys)])
     steps = max(steps, 1)
-    return total / steps, {k: v / steps for k, v in sums.items()}
+    return total / steps, {k: v / steps for k, v in zip(keys, part_sums)}
+
+
+def _share(batch: Any) -> tuple[Any, float]:
+    """This rank's rows of a global batch, and the loss factor ``rows here * world / rows`` that makes
+    the ranks' averaged gradient the whole batch's; a rank left without rows gets one at factor 0."""
+    w = distributed.world()
+    if w == 1:
+        return batch, 1.0
+    n = _rows(batch)
+    mine = list(range(distributed.rank(), n, w))
+    share = len(mine) * w / n
+    if not mine:
+        mine, share = [0], 0.0
+    return _take(batch, torch.tensor(mine), n), share
+
+
+def _rows(batch: Any) -> int:
+    if isinstance(batch, torch.Tensor):
+        return len(batch)
+    values = batch.values() if isinstance(batch, dict) else batch
+    return next(_rows(v) for v in values if isinstance(v, (torch.Tensor, dict, list, tuple)))
+
+
+def _take(batch: Any, rows: torch.Tensor, n: int) -> Any:
+    """``rows`` of every tensor in ``batch`` (nested dicts, lists, tuples) whose first dimension is ``n``."""
+    if isinstance(batch, torch.Tensor):
+        return batch[rows] if batch.dim() > 0 and len(batch) == n else batch
+    if isinstance(batch, dict):
+        return {k: _take(v, rows, n) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_take(v, rows, n) for v in batch)
+    return batch
