@@ -35,15 +35,30 @@ class _HeadLoss:
         cfg = self.config
         cry, cause, tag = head(b["feats"], b["mask"], b["context"])
         w = b["weight"]
-        known = b["is_cry"] >= 0
-        loss = (self.bce(cry, b["is_cry"].clamp_min(0)) * w)[known].mean() if known.any() else cry.sum() * 0
-        has_cause = b["cause"] >= 0
-        if has_cause.any() and cfg.cause_loss_weight > 0:
-            loss = loss + cfg.cause_loss_weight * (self.ce_cause(cause, b["cause"]) * w)[has_cause].mean()
-        has_tag = b["tag"] >= 0
-        if has_tag.any() and cfg.tag_loss_weight > 0:
-            loss = loss + cfg.tag_loss_weight * (self.ce_tag(tag, b["tag"]) * w)[has_tag].mean()
+        loss = _masked_mean(self.bce(cry, b["is_cry"].clamp_min(0)) * w, b["is_cry"] >= 0, b["counts"][0, 1], b["counts"][0, 0])
+        if cfg.cause_loss_weight > 0:
+            loss = loss + cfg.cause_loss_weight * _masked_mean(self.ce_cause(cause, b["cause"]) * w, b["cause"] >= 0,
+                                                               b["counts"][0, 2], b["counts"][0, 0])
+        if cfg.tag_loss_weight > 0:
+            loss = loss + cfg.tag_loss_weight * _masked_mean(self.ce_tag(tag, b["tag"]) * w, b["tag"] >= 0,
+                                                             b["counts"][0, 3], b["counts"][0, 0])
         return loss, {}
+
+
+def batch_counts(b: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Rows, rows with a cry label, with a cause, with a tag: of the WHOLE batch, taken before a
+    torchrun rank keeps its share, so every term stays the whole batch's mean on any number of ranks."""
+    counts = [len(b["is_cry"]), int((b["is_cry"] >= 0).sum()), int((b["cause"] >= 0).sum()), int((b["tag"] >= 0).sum())]
+    return torch.tensor([counts], dtype=torch.float64)  # [1, 4]: one row, so no rank cuts it
+
+
+def _masked_mean(values: torch.Tensor, mask: torch.Tensor, n_masked: torch.Tensor, n_rows: torch.Tensor) -> torch.Tensor:
+    """Mean of ``values`` over the batch's masked rows, written as a mean over this rank's rows (what
+    ``fit`` scales by its share), so the ranks' average is exactly the one-process value."""
+    if n_masked <= 0:
+        return values.sum() * 0.0
+    rows_here = max(len(values), 1)
+    return (values * mask).sum() * float(n_rows / n_masked) / rows_here
 
 
 def _optimizer(config: TeacherConfig, steps_per_epoch: int):
@@ -84,7 +99,8 @@ def train_head(
         for s in range(steps):
             idx = order[s * config.batch_size : (s + 1) * config.batch_size]
             if len(idx):
-                yield collate([train[i] for i in idx], config.cry_gate)
+                b = collate([train[i] for i in idx], config.cry_gate)
+                yield {**b, "counts": batch_counts(b)}
 
     val_score = (lambda head: score(predict(head, val, config), val)) if val else None
     settings = FitSettings(config.epochs, config.patience, config.grad_clip, seed, threads, progress,
