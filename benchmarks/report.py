@@ -20,10 +20,8 @@ def _measured(results: dict) -> list[tuple[str, dict]]:
     return [(k, s) for k, s in results["subjects"].items() if not s.get("skip") and not s.get("error")]
 
 
-def markdown(results: dict) -> str:
-    """The tables a README can quote as they are."""
+def _header(results: dict) -> list[str]:
     m = results["machine"]
-    threads = [str(t) for t in results["profile"]["threads"]]
     lines = [
         "# InfantCry benchmarks: desktop CPU",
         "",
@@ -38,7 +36,11 @@ def markdown(results: dict) -> str:
     ]
     if results.get("toy"):
         lines += ["**TOY MODEL: no trained model was found; these figures only exercise the harness.**", ""]
-    lines += [
+    return lines
+
+
+def _speed(results: dict) -> list[str]:
+    lines = [
         "## Speed (1 thread)",
         "",
         "| subject | 1 s window p50 / p95 ms | 7 s clip p50 / p95 ms | ms per audio s | RTF | speed-up vs YAMNet, 7 s clip (median [p25–p75]) | load ms |",
@@ -54,6 +56,7 @@ def markdown(results: dict) -> str:
             f"{t['clip']['p50_ms']:.3f} / {t['clip']['p95_ms']:.3f} | {t['ms_per_audio_second']:.3f} | "
             f"{t['rtf']:.5f} | {speed} | {s['load_ms']['p50_ms']:.1f} |"
         )
+    threads = [str(t) for t in results["profile"]["threads"]]
     if len(threads) > 1:
         lines += ["", "## 7 s clip p50 ms by intra-op threads", "",
                   "| subject | " + " | ".join(f"{t} thread(s)" for t in threads) + " |",
@@ -61,7 +64,11 @@ def markdown(results: dict) -> str:
         for key, s in _measured(results):
             cells = [_f(s["threads"].get(t, {}).get("clip", {}).get("p50_ms"), "{:.3f}") for t in threads]
             lines.append(f"| {s['label']} | " + " | ".join(cells) + " |")
-    lines += [
+    return lines
+
+
+def _size(results: dict) -> list[str]:
+    lines = [
         "",
         "## Size, arithmetic and memory",
         "",
@@ -78,11 +85,15 @@ def markdown(results: dict) -> str:
             f"{_f(None if macs is None else macs / 1e6)} | {_f(None if peak is None else peak / 1000, '{:.1f}')} | "
             f"{_f(mem.get('peak_rss_mb'), '{:.1f}')} | {_f(mem.get('model_rss_mb'), '{:.1f}')} |"
         )
-    torch_subs = [(k, s) for k, s in _measured(results) if s.get("engine") == "torch"]
-    for _, s in torch_subs:
+    for _, s in [(k, s) for k, s in _measured(results) if s.get("engine") == "torch"]:
         why = (s["graph"].get("skip") or {}).get("macs", "no graph file")
         lines += ["", f"{s['label']}: MACs and peak activations not counted: {why}. File KB: {s.get('file_bytes_how', 'the model files')}; "
                       "parameters counted from the torch modules (float32 bytes)."]
+    return lines
+
+
+def _profile_and_budgets(results: dict) -> list[str]:
+    lines: list[str] = []
     profiled = [(k, s) for k, s in _measured(results) if s.get("op_profile")]
     if profiled:
         lines += ["", "## Where the time goes (onnxruntime profiler, bare session, 7 s clip, 1 thread)", "",
@@ -98,18 +109,24 @@ def markdown(results: dict) -> str:
     if results.get("budgets"):
         lines += ["", "## Budgets (`benchmarks/budgets.toml`)", "", "| budget | status | detail |", "|---|---|---|"]
         lines += [f"| {b['name']} | {b['status']} | {b['message']} |" for b in results["budgets"]]
-    lines += [
-        "",
-        "Notes: ms per audio s and RTF use the 7 s clip p50 (RTF < 1 is faster than real time). The SDK scores a "
-        "long clip in one run when the model has window outputs (the trained student has; a model without them "
-        "is run once per window), with its input checks and aggregation; bare ORT runs the whole clip once; YAMNet's fixed-size TFLite is "
-        "invoked once per 0.975 s patch every 0.48 s (13 for 7 s). A torch teacher (no ONNX export) runs the "
-        "toolchain's path: YAMNet's torch port on 0.96 s patches every 0.96 s (8 for 7 s), then its pooling head. Speed-ups are YAMNet time / subject time per "
-        "interleaved pair in this run. MACs count Conv/MatMul/Gemm-like ops from the graph's real shapes. "
-        "Peak RSS: a fresh process that loads and scores one 7 s clip, read from outside (VmHWM in /proc/PID/status); "
-        "'added by model' subtracts a process that imports the same modules only.",
-        "",
-    ]
+    return lines
+
+
+_NOTES = (
+    "Notes: ms per audio s and RTF use the 7 s clip p50 (RTF < 1 is faster than real time). The SDK scores a "
+    "long clip in one run when the model has window outputs (the trained student has; a model without them "
+    "is run once per window), with its input checks and aggregation; bare ORT runs the whole clip once; YAMNet's fixed-size TFLite is "
+    "invoked once per 0.975 s patch every 0.48 s (13 for 7 s). A torch teacher (no ONNX export) runs the "
+    "toolchain's path: YAMNet's torch port on 0.96 s patches every 0.96 s (8 for 7 s), then its pooling head. Speed-ups are YAMNet time / subject time per "
+    "interleaved pair in this run. MACs count Conv/MatMul/Gemm-like ops from the graph's real shapes. "
+    "Peak RSS: a fresh process that loads and scores one 7 s clip, read from outside (VmHWM in /proc/PID/status); "
+    "'added by model' subtracts a process that imports the same modules only."
+)
+
+
+def markdown(results: dict) -> str:
+    """The tables a README can quote as they are."""
+    lines = _header(results) + _speed(results) + _size(results) + _profile_and_budgets(results) + ["", _NOTES, ""]
     return "\n".join(lines)
 
 
