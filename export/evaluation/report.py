@@ -418,8 +418,9 @@ def _compression(rep: Mapping) -> list[str]:
         lines += _table(["Model", "Params", "Size", "Det. F1", "Det. recall", "Det. FPR", "Cause bal. acc.",
                          "Cause macro-F1"], rows)
         lines.append("")
-
-    return lines
+    for key, why in (rep.get("variants_refused_by_the_sdk") or {}).items():
+        lines.append(f"- {COMPRESSION_ROWS.get(key, key)}: not scored, the SDK refuses the file: {why}")
+    return lines + ([""] if rep.get("variants_refused_by_the_sdk") else [])
 
 
 def _split_rows(splits: Mapping) -> list[list[str]]:

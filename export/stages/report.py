@@ -46,37 +46,46 @@ def _row(section: dict, params: int, nbytes: int, **extra) -> dict:
 _TRAINED_FROM = {"student": "plain", "quantized_dynamic": "plain", "distilled_student_attention_pooling": "distilled_attention"}
 
 
-def _compression(run: Run, ctx: DataContext, teacher: dict) -> tuple[dict, dict]:
-    """The compression table (teacher first) and each variant's full test section."""
+def _compression(run: Run, ctx: DataContext, teacher: dict) -> tuple[dict, dict, dict]:
+    """The compression table (teacher first), each variant's full test section, and the variants the
+    SDK refuses to load (with its reason: e.g. dynamic int8, whose activation ranges depend on the
+    whole input, so a window's one-pass score is not its own)."""
+    from infantcry_sdk import InfantCryError
+
     cfg = run.config
     val, test = ctx.labelled("val"), ctx.labelled("test")
     t = teacher["teacher"]
     table = {"teacher": {**_row(teacher, t["parameters"], t["fp32_bytes"]), "bytes_note": "fp32 parameter bytes (4 x parameters)"}}
-    sections = {}
+    sections, refused = {}, {}
     for key, name in VARIANTS:
         path = run.path(name)
         if not path.is_file():
             continue
-        thr = choose_detection_threshold(val.ev, val.scores(path, cfg.threads), cfg.export.max_fpr)
+        try:
+            val_scores = val.scores(path, cfg.threads)
+        except InfantCryError as exc:
+            refused[key] = str(exc)
+            continue
+        thr = choose_detection_threshold(val.ev, val_scores, cfg.export.max_fpr)
         sections[key] = evaluate(test.ev, test.scores(path, cfg.threads), thr, ctx.labels, cfg.n_boot, cfg.seed)
         params = count_parameters(load_student(run.path(f"student_{_TRAINED_FROM.get(key, 'distilled')}.pt")))
         table[key] = _row(sections[key], params, path.stat().st_size)
     ort = run.path("student_int8.ort")
     if ort.is_file() and "distilled_quantized_static_int8" in table:
         table["distilled_quantized_static_int8"]["ort_bytes"] = ort.stat().st_size
-    return table, sections
+    return table, sections, refused
 
 
 def run(run: Run, ctx: DataContext) -> ReportOutputs:
     t0 = time.time()
     teacher = run.read_json("teacher_report.json", "teacher")
-    table, sections = _compression(run, ctx, teacher)
+    table, sections, refused = _compression(run, ctx, teacher)
     shipped = sections.get("distilled_quantized_static_int8")
     home = _home(run, ctx, teacher) if shipped else {}
     loso = run.read_json("loso.json", "loso") if run.path("loso.json").is_file() else {}
     targets = {**_targets(teacher, table), **_home_targets(shipped, home, loso)}
     comp = {"compression": table, "student_int8": shipped, "targets": targets, "student_fp32": sections.get("distilled_student"),
-            "home": home, "loso": loso}
+            "home": home, "loso": loso, "variants_refused_by_the_sdk": refused}
     path = run.write_json("compression.json", comp)
     report_paths = write_full_report(run)
     data = run.read_json("data.json", "data")
