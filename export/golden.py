@@ -60,7 +60,7 @@ import numpy as np
 from infantcry_sdk import contract
 from infantcry_sdk.audio import load as load_audio
 from infantcry_sdk.classifier import CryClassifier
-from infantcry_sdk.events import CryEvent, EventDetector, EventRules
+from infantcry_sdk.events import CryEvent, EventDetector, EventRules, ScoreSmoother
 from infantcry_sdk.model import default_model_path
 
 _REPO = Path(__file__).resolve().parents[1]
@@ -168,14 +168,17 @@ def _event_dict(event: CryEvent, window_index: int) -> dict:
 
 
 def replay(
-    rules: EventRules, labels: Sequence[str], sample_rate: int, windows: Sequence[dict]
+    rules: EventRules, labels: Sequence[str], sample_rate: int, windows: Sequence[dict], smoothing_windows: int = 1
 ) -> list[dict]:
-    """Feed recorded window scores to a fresh :class:`EventDetector`, then ``finish()``: the events,
-    each tagged with the index of the window that completed it (``len(windows)`` for finish)."""
+    """Feed recorded window scores, smoothed as the stream smooths them, to a fresh
+    :class:`EventDetector`, then ``finish()``: the events, each tagged with the index of the window
+    that completed it (``len(windows)`` for finish)."""
     det = EventDetector(rules, labels, sample_rate)
+    smoother = ScoreSmoother(smoothing_windows)
     out: list[dict] = []
     for k, w in enumerate(windows):
-        for ev in det.update(w["start_sample"], w["end_sample"], w["cry_probability"], w["cause_probabilities"]):
+        score = smoother.update(w["cry_probability"])
+        for ev in det.update(w["start_sample"], w["end_sample"], score, w["cause_probabilities"]):
             out.append(_event_dict(ev, k))
     for ev in det.finish():
         out.append(_event_dict(ev, len(windows)))
@@ -233,7 +236,7 @@ def stream_case(
     for k, (w, (lo, hi)) in enumerate(zip(windows, spans)):
         w.update(span_start=lo, span_end=hi, detected_sample=g.span(k, k + 1, n if k >= flushed else None)[1])
 
-    events = replay(stream.rules, m.labels, m.sample_rate, windows)
+    events = replay(stream.rules, m.labels, m.sample_rate, windows, stream.smoothing_windows)
     if _as_detected(events, m.cause_supported) != _as_detected((e.to_dict() for e in stream_events), m.cause_supported):
         raise GoldenError(
             f"{name}: CryStream's events differ from EventDetector's on the same window scores:\n"
@@ -258,6 +261,7 @@ def stream_case(
         "metadata": {k: v for k, v in m.raw.items() if k.startswith("infantcry.")},
         "labels": list(m.labels),
         "rules": _rules_dict(stream.rules),
+        "smoothing_windows": stream.smoothing_windows,
         "sample_rate": m.sample_rate,
         "window_samples": m.window_samples,
         "hop_samples": m.hop_samples,
@@ -321,6 +325,7 @@ def _synthetic(
         "metadata": None,
         "labels": list(_SYN_LABELS),
         "rules": _rules_dict(rules),
+        "smoothing_windows": 1,
         "sample_rate": _SYN_RATE,
         "window_samples": _SYN_WINDOW,
         "hop_samples": _SYN_HOP,

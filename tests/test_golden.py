@@ -23,7 +23,7 @@ needs_shared = pytest.mark.skipif(not HAS_SHARED, reason=f"real data not found a
 
 COMMITTED = sorted(p for p in golden.DEFAULT_OUT.glob("*.json") if p.name not in golden.REFERENCE_FILES)
 CASE_KEYS = {
-    "format", "name", "description", "kind", "model", "metadata", "labels", "rules", "sample_rate",
+    "format", "name", "description", "kind", "model", "metadata", "labels", "rules", "smoothing_windows", "sample_rate",
     "window_samples", "hop_samples", "min_samples", "num_samples", "sources", "windows", "events",
 }
 
@@ -76,7 +76,8 @@ def test_committed_vectors_are_valid_and_match_event_detector(path: Path) -> Non
     _check_case(case)
     assert case["name"] == path.stem
     # The recorded events are what the current Python rules give on the recorded scores.
-    assert golden.replay(_rules(case), case["labels"], case["sample_rate"], case["windows"]) == case["events"]
+    assert golden.replay(_rules(case), case["labels"], case["sample_rate"], case["windows"],
+                         case["smoothing_windows"]) == case["events"]
 
 
 def test_committed_stream_vectors_use_the_stream_rules_of_their_metadata() -> None:

@@ -67,12 +67,14 @@ public class GoldenParityTest {
 
     private List<Tagged> replayDetector() {
         EventDetector d = new EventDetector(Golden.rules(g), labels(), sampleRate());
+        StreamSmoother smoother = new StreamSmoother((int) Golden.lng(g, "smoothing_windows"));
         List<Map<String, Object>> windows = Golden.list(g, "windows");
         List<Tagged> out = new ArrayList<>();
         for (int k = 0; k < windows.size(); k++) {
             Map<String, Object> w = windows.get(k);
+            double score = smoother.add(Golden.num(w, "cry_probability"));
             for (CryEvent e : d.update(Golden.lng(w, "start_sample"), Golden.lng(w, "end_sample"),
-                    Golden.num(w, "cry_probability"), Golden.doubles(w.get("cause_probabilities")))) {
+                    score, Golden.doubles(w.get("cause_probabilities")))) {
                 out.add(new Tagged(e, k));
             }
         }
