@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from export.toy_model import rewrite_metadata
+from export.modelfile.metadata import rewrite_metadata
 from infantcry_sdk import CryClassifier, ModelError, contract
 from infantcry_sdk.model import default_model_path
 from test_sdk_stream_parity import stream_scores
