@@ -22,7 +22,7 @@ from export.data.paths import DONATEACRY_MANIFEST
 from export.models.teacher import teacher_config
 from export.models.yamnet import load_yamnet
 from export.pipeline import Run
-from export.stages.teacher import TeacherSides, _brief, teacher_sides
+from export.stages.teacher import TeacherSides, brief, teacher_sides
 from export.training.features import FeatureExtractor
 
 
@@ -57,7 +57,7 @@ def _held_out_fold(sides: TeacherSides, ctx: DataContext, held: Callable[[Clip],
     test_c = [ctx.by_id[it.clip_id] for it in test]
     fold = replace(sides, train=train, val=val, test=test, ev_val=ctx.eval_set(val_c), ev_test=ctx.eval_set(test_c))
     trained = fold.fit(config)  # threshold on the fold's validation side, measured on its test side
-    return {**_brief(trained.test), "held_out_cries": len(held_items), "test_negatives": len(test) - len(held_items),
+    return {**brief(trained.test), "held_out_cries": len(held_items), "test_negatives": len(test) - len(held_items),
             "threshold": trained.threshold}
 
 

@@ -90,7 +90,7 @@ def _val_score(ev: EvalSet, labels: Sequence[str]):
     return score
 
 
-def _brief(section: dict) -> dict:
+def brief(section: dict) -> dict:
     """The few numbers a table row needs, in the report's nested shape."""
     d, c = section["detection"], section.get("cause") or {}
     return {
@@ -223,7 +223,7 @@ def _weak_labels(sides: TeacherSides, main: TrainedHead, config: TeacherConfig) 
     if weak:
         second = sides.fit(config, base + weak)
         out.info.update({"val_score_after": second.val_score, "kept": bool(second.val_score > main.val_score),
-                         "test_without": _brief(main.test), "test_with": _brief(second.test)})
+                         "test_without": brief(main.test), "test_with": brief(second.test)})
         if out.info["kept"]:
             out.main, out.train = second, base + weak
     return out
@@ -269,7 +269,7 @@ def _cross_validation(sides: TeacherSides, train: list[TrainItem], config: Teach
         ev = ctx.eval_set([ctx.by_id[i] for i in fold_val])
         head, _ = train_head(sides.make_head(config, tail), tr, [], config, _val_score(ev, ctx.labels),
                              seed=sides.seed, threads=sides.threads, progress=False)
-        cv.append(_brief(evaluate(ev, _scores(predict(head, va, config)), threshold, ctx.labels, 0)))
+        cv.append(brief(evaluate(ev, _scores(predict(head, va, config)), threshold, ctx.labels, 0)))
     return cv
 
 
@@ -348,7 +348,7 @@ def _keep_if_better(base: TrainedHead, other: TrainedHead, what: str) -> tuple[T
     kept = other.val_score > base.val_score
     return (other if kept else base), {
         "kept": bool(kept), "val_score_without": base.val_score, "val_score_with": other.val_score,
-        "test_without": _brief(base.test), "test_with": _brief(other.test), "what": what,
+        "test_without": brief(base.test), "test_with": brief(other.test), "what": what,
     }
 
 
@@ -357,7 +357,7 @@ def _choose_teacher(sides: TeacherSides, config: TeacherConfig, poolings: Sequen
     ablation's best VALIDATION score chooses (never test); the ablation's head is reused when nothing
     else differs."""
     heads = _ablation(sides, config, poolings)
-    ablation = {p: {**_brief(r.test), "val_score": r.val_score} for p, r in heads.items()}
+    ablation = {p: {**brief(r.test), "val_score": r.val_score} for p, r in heads.items()}
     pooling = max(heads, key=lambda k: heads[k].val_score) if config.pooling == "auto" else config.pooling
     config = replace(config, pooling=pooling)
     main = heads[pooling] if config.fine_tune_blocks == 0 and pooling in heads else sides.fit(config)
