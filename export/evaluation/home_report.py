@@ -28,6 +28,7 @@ from export.evaluation.monitor import (
     yamnet_window_scores,
 )
 from export.pipeline import Run
+from infantcry_sdk import CryClassifier
 
 #: Baby-like negatives reported one by one (name -> which test clips).
 HARD_NEGATIVE_GROUPS: dict[str, Callable[[Clip], bool]] = {
@@ -63,7 +64,7 @@ def monitor_section(run: Run, ctx: DataContext, model: Path, extractor) -> dict:
         "config": asdict(cfg),
         "streams": {s.name: {"hours": s.hours, "bouts": len(s.bouts)} for s in test},
         "student_int8": monitor_report(model, test, run.config.threads, cfg.chunk_ms),
-        "student_context_s": model_context_seconds(model),
+        "student_context_s": model_context_seconds(CryClassifier.load(model)),
         "yamnet_zero_shot": {**yam_rules.to_dict(),
                              "test": replay_report(labelled(test, yam), yam_rules.rules, e.window_seconds, e.hop_seconds)},
         "note": "bouts of 2-60 s (log-uniform) of test cries at 0-20 dB over test negatives of one source and "
@@ -105,8 +106,6 @@ def agreement_section(ctx: DataContext, test: LabelledSide, student: Scores, thr
 def snr_section(run: Run, ctx: DataContext, model: Path, threshold: float, extractor, val: LabelledSide) -> dict:
     """Recall of test cries mixed into test backgrounds at each SNR, for the shipped int8 student and
     YAMNet zero-shot (threshold chosen on validation clips), with the same pairing as the teacher's curve."""
-    from infantcry_sdk import CryClassifier
-
     test_c = ctx.side("test")
     cries = ctx.waves([c for c in test_c if c.is_cry])
     backgrounds = ctx.waves(background_clips(ctx.clips, [c.clip_id for c in test_c]))

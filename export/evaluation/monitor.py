@@ -41,18 +41,16 @@ def side_streams(ctx: DataContext, data_root: Path, side: str, config: HomeDayCo
     return streams
 
 
-def model_context_seconds(model_path: Path) -> float:
-    """How much audio after a window the model's stream waits for before scoring it."""
-    from infantcry_sdk import CryClassifier
+def model_context_seconds(clf) -> float:
+    """How much audio after a window the model's stream waits for before scoring it
+    (``clf``: a loaded :class:`infantcry_sdk.CryClassifier`)."""
+    return clf.grid.context / SAMPLE_RATE
 
-    return CryClassifier.load(model_path).grid.context / SAMPLE_RATE
 
-
-def sdk_window_scores(model_path: Path, audio: np.ndarray, threads: int) -> np.ndarray:
-    """Every window's cry probability, from the SDK's stream (large chunks: chunking does not change them)."""
-    from infantcry_sdk import CryClassifier
-
-    stream = CryClassifier.load(model_path, threads=threads).stream(SAMPLE_RATE)
+def sdk_window_scores(clf, audio: np.ndarray) -> np.ndarray:
+    """Every window's cry probability, from the SDK's stream of the loaded ``clf`` (large chunks:
+    chunking does not change them)."""
+    stream = clf.stream(SAMPLE_RATE)
     probs: list[float] = []
     stream.on_window = lambda w: probs.append(w.cry_probability)
     step = 60 * SAMPLE_RATE

@@ -110,8 +110,11 @@ def _monitor_rules(run: Run, ctx: DataContext, model: Path) -> Calibrated:
     """Stream rules for the false-alarm budget, chosen on validation home-day streams."""
     e = run.config.export
     streams = side_streams(ctx, run.data_root, "val", HomeDayConfig(minutes_per_source=e.stream_minutes_per_source, seed=run.config.seed))
-    scored = labelled(streams, lambda audio: sdk_window_scores(model, audio, run.config.threads))
-    return calibrate_on(scored, e.window_seconds, e.hop_seconds, e.max_false_alarms_per_hour, model_context_seconds(model))
+    from infantcry_sdk import CryClassifier
+
+    clf = CryClassifier.load(model, threads=run.config.threads)  # one load for every stream
+    scored = labelled(streams, lambda audio: sdk_window_scores(clf, audio))
+    return calibrate_on(scored, e.window_seconds, e.hop_seconds, e.max_false_alarms_per_hour, model_context_seconds(clf))
 
 
 def _cause_test(run: Run, ctx: DataContext, val: LabelledSide, scores: Scores) -> CauseTest:
