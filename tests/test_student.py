@@ -16,6 +16,7 @@ from export.training.distill import (
     loss_weights,
     pad_batch,
     predict,
+    predict_windows,
     train_student,
 )
 from export.audio.frontend import SAMPLE_RATE
@@ -262,6 +263,22 @@ def test_train_student_runs_seeded_and_keeps_the_best_epoch() -> None:
     assert np.allclose(causes.sum(1), 1.0, atol=1e-5)
 
 
+def test_predict_windows_aggregates_as_the_sdk_does() -> None:
+    """Max window cry probability and mean window cause probabilities, each clip alone or batched
+    with clips of its length: the validation score sees the number a shipped threshold is applied to."""
+    config = StudentConfig.tiny(n_causes=3)
+    model = settled_student(config)
+    clips = tones(3, 2.4, seed=3) + tones(2, 1.2, seed=4)
+    cry, causes = predict_windows(model, clips, 0.96, 0.48)
+    wf, hf = config.window_frames(0.96), config.window_frames(0.48)
+    for i, clip in enumerate(clips):
+        with torch.no_grad():
+            _, _, w_cry, w_causes = model.forward_windows(torch.from_numpy(clip)[None], wf, hf)
+        assert w_cry.shape[1] > 1
+        assert cry[i] == pytest.approx(float(torch.sigmoid(w_cry).max()), abs=1e-6)
+        assert np.allclose(causes[i], torch.softmax(w_causes[0], -1).mean(0).numpy(), atol=1e-6)
+
+
 def test_train_without_distillation_needs_no_teacher_and_uses_the_score_function() -> None:
     train, val = _toy_items(8, seed=2), _toy_items(4, seed=3)
     scores = iter([0.1, 0.5, 0.2])
@@ -316,3 +333,36 @@ def test_old_checkpoints_load_as_they_were_trained(tmp_path) -> None:
     config = StudentConfig.from_dict(old)
     assert config.frame_stride == 1 and config.normalisation == "utterance"
     assert StudentConfig.from_dict(StudentConfig().to_dict()) == StudentConfig()
+
+
+def test_cry_clips_train_on_the_windows_the_teacher_hears_crying() -> None:
+    """With ``cry_window_min_teacher`` a cry clip's crops come from its crying windows (its best one
+    when none reaches the bar); negatives and the unset option keep drawing any window."""
+    from export.training.distill import _window_choice
+
+    rng = np.random.default_rng(0)
+    logits = np.array([-6.0, 3.0, -1.0, 2.0])  # sigmoid: 0.002, 0.95, 0.27, 0.88
+    picked = {_window_choice(logits, 1, 0.5, rng) for _ in range(200)}
+    assert picked == {1, 3}
+    assert {_window_choice(logits, 0, 0.5, rng) for _ in range(200)} == {0, 1, 2, 3}
+    assert {_window_choice(logits, 1, None, rng) for _ in range(200)} == {0, 1, 2, 3}
+    assert {_window_choice(np.array([-5.0, -2.0, -4.0]), 1, 0.5, rng) for _ in range(20)} == {1}
+    with pytest.raises(ValueError, match="cry_window_min_teacher"):
+        DistillConfig(cry_window_min_teacher=1.0)
+    with pytest.raises(ValueError, match="augment_fraction"):
+        DistillConfig(augment_fraction=1.5)
+
+
+def test_augment_fraction_leaves_that_share_of_crops_as_recorded() -> None:
+    train, val = _toy_items(12, seed=0), _toy_items(6, seed=1)
+    calls: list[int] = []
+
+    def augment(w: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        calls.append(w.size)
+        return w
+
+    for fraction, expected in ((0.0, 0), (1.0, 2 * len(train))):
+        calls.clear()
+        config = DistillConfig(epochs=2, batch_size=6, clip_seconds=0.6, progress=False, augment_fraction=fraction)
+        train_student(train, val, _toy_teacher(train), config, student_config=StudentConfig.tiny(n_causes=3), augmenter=augment)
+        assert len(calls) == expected

@@ -14,7 +14,7 @@ from export.data.context import DataContext
 from export.evaluation.evaluate import selection_score
 from export.models.student import StudentConfig, count_parameters, save_student
 from export.pipeline import Run
-from export.training.distill import Item, predict, train_student
+from export.training.distill import Item, predict_windows, train_student
 
 
 @dataclass
@@ -40,11 +40,12 @@ def _student_items(ctx: DataContext, side: str) -> list[Item]:
     return [(c.clip_id, w, int(c.is_cry), index.get(c.cause, -1) if c.cause else -1) for c, w in zip(clips, ctx.waves(clips))]
 
 
-def _val_score(labels: Sequence[str]):
-    """Early stopping on validation, as for the teacher: :func:`export.evaluation.evaluate.selection_score`."""
+def _val_score(labels: Sequence[str], window_seconds: float, hop_seconds: float):
+    """Early stopping on validation, as for the teacher (:func:`export.evaluation.evaluate.selection_score`),
+    on clip scores aggregated over windows as the SDK aggregates them (:func:`predict_windows`)."""
 
     def score(model, items: Sequence[Item]) -> float:
-        cry, causes = predict(model, [it[1] for it in items])
+        cry, causes = predict_windows(model, [it[1] for it in items], window_seconds, hop_seconds)
         has_cause = np.array([it[3] >= 0 for it in items], dtype=bool)
         cause_y = np.array([it[3] for it in items])[has_cause]
         return selection_score(np.array([it[2] for it in items]), cry, cause_y, causes[has_cause], labels)
@@ -84,7 +85,7 @@ def run(run: Run, ctx: DataContext) -> StudentResult:
     for name, (sc, distill) in _variants(run, len(ctx.labels)).items():
         model, history = train_student(
             train, val, targets, cfg.distill, student_config=sc, distill=distill, augmenter=augmenter,
-            val_score=_val_score(ctx.labels), seed=cfg.seed, threads=cfg.threads,
+            val_score=_val_score(ctx.labels, cfg.export.window_seconds, cfg.export.hop_seconds), seed=cfg.seed, threads=cfg.threads,
         )
         path = save_student(model, run.path(f"student_{name}.pt"))
         outputs += [path, run.write_json(f"student_{name}_history.json", history.to_dict())]

@@ -67,6 +67,8 @@ class DistillConfig:
     grad_clip: float = 5.0
     eval_batch_size: int = 16
     augment_positives_only: bool = False  # True: the augmenter only touches cry clips
+    augment_fraction: float = 1.0  # share of training crops the augmenter touches; the rest stay as recorded
+    cry_window_min_teacher: float | None = None  # cry clips train on windows the teacher scores >= this (None: any)
     progress: bool = True  # tqdm bars
 
     def __post_init__(self) -> None:
@@ -74,6 +76,10 @@ class DistillConfig:
             raise ValueError(f"alpha must lie in [0, 1], got {self.alpha}")
         if self.temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {self.temperature}")
+        if not 0.0 <= self.augment_fraction <= 1.0:
+            raise ValueError(f"augment_fraction must lie in [0, 1], got {self.augment_fraction}")
+        if self.cry_window_min_teacher is not None and not 0.0 < self.cry_window_min_teacher < 1.0:
+            raise ValueError(f"cry_window_min_teacher must lie in (0, 1), got {self.cry_window_min_teacher}")
         if self.epochs < 1 or self.batch_size < 1 or self.clip_seconds <= 0:
             raise ValueError("epochs, batch_size and clip_seconds must be positive")
         if self.cause_class_weights is not None:
@@ -111,24 +117,39 @@ def pad_batch(waves: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(out), torch.tensor(lengths, dtype=torch.long)
 
 
-def _crop(wave: np.ndarray, crop: int, hop: int, scores, rng: np.random.Generator) -> tuple[np.ndarray, object]:
+def _window_choice(window_cry: np.ndarray, is_cry: int, min_teacher: float | None, rng: np.random.Generator) -> int:
+    """Which of a clip's windows to train on: any, or for a cry clip with ``min_teacher`` set, one the
+    teacher scores as crying (probability >= ``min_teacher``; its best window when none is).
+
+    Why: a cry clip's hard label is 1 on every crop, also on the pauses and handling noise between
+    cries, and under the class weight that teaches the student to call quiet rooms and voices a cry."""
+    if is_cry and min_teacher is not None:
+        crying = np.flatnonzero(window_cry >= np.log(min_teacher / (1.0 - min_teacher)))
+        return int(crying[rng.integers(crying.size)]) if crying.size else int(np.argmax(window_cry))
+    return int(rng.integers(len(window_cry)))
+
+
+def _crop(
+    wave: np.ndarray, crop: int, hop: int, scores, rng: np.random.Generator, is_cry: int = 0, min_teacher: float | None = None
+) -> tuple[np.ndarray, object]:
     """A training crop and the teacher's target for it: one of the teacher's windows when ``scores``
-    are per window, else a random crop under the clip's score (or no score)."""
+    are per window (:func:`_window_choice`), else a random crop under the clip's score (or no score)."""
     if scores is not None and np.ndim(scores[0]) == 1:
-        w = int(rng.integers(len(scores[0])))
+        w = _window_choice(np.asarray(scores[0]), is_cry, min_teacher, rng)
         return wave[w * hop : w * hop + crop], (float(scores[0][w]), np.asarray(scores[1][w]))
     return (random_crop(wave, crop, rng) if wave.size > crop else wave), scores
 
 
 def _training_batch(
     items: Sequence[Item], crop: int, hop: int, rng: np.random.Generator, augmenter: Callable | None,
-    positives_only: bool, teacher: TeacherLogits | None,
+    positives_only: bool, teacher: TeacherLogits | None, fraction: float = 1.0, min_teacher: float | None = None,
 ) -> tuple[list[np.ndarray], list]:
     """Crops (augmented) and their teacher targets (None where the teacher did not score the clip)."""
     waves, targets = [], []
     for clip_id, wave, is_cry, _ in items:
-        w, target = _crop(np.asarray(wave, dtype=np.float32), crop, hop, teacher.get(clip_id) if teacher else None, rng)
-        if augmenter is not None and (is_cry or not positives_only):
+        scores = teacher.get(clip_id) if teacher else None
+        w, target = _crop(np.asarray(wave, dtype=np.float32), crop, hop, scores, rng, is_cry, min_teacher)
+        if augmenter is not None and (is_cry or not positives_only) and (fraction >= 1.0 or rng.random() < fraction):
             w = np.asarray(augmenter(w, rng), dtype=np.float32)
         waves.append(w)
         targets.append(target)
@@ -250,6 +271,32 @@ def predict(model: CryStudent, waveforms: Sequence[np.ndarray], batch_size: int 
     return 1.0 / (1.0 + np.exp(-cry)), p / p.sum(axis=1, keepdims=True)
 
 
+@torch.no_grad()
+def predict_windows(
+    model: CryStudent, waveforms: Sequence[np.ndarray], window_seconds: float, hop_seconds: float, batch_size: int = 16
+) -> tuple[np.ndarray, np.ndarray]:
+    """Clip probabilities aggregated over windows as the SDK does: ``(max window cry probability [N],
+    mean window cause probabilities [N, K])``. This is what a threshold chosen on validation is
+    applied to, so early stopping on it selects the epoch that ships best, where the clip-pooled
+    output of :func:`predict` scores a long negative by its average and hides its loudest window.
+    Clips of the same length are batched (no padding: every frame is real)."""
+    model.eval()
+    wf, hf = model.config.window_frames(window_seconds), model.config.window_frames(hop_seconds)
+    n, k = len(waveforms), model.config.n_causes
+    cry, causes = np.zeros(n, dtype=np.float32), np.zeros((n, k), dtype=np.float32)
+    by_length: dict[int, list[int]] = {}
+    for i, w in enumerate(waveforms):
+        by_length.setdefault(int(np.asarray(w).size), []).append(i)
+    for idx_all in by_length.values():
+        for s in range(0, len(idx_all), batch_size):
+            idx = idx_all[s : s + batch_size]
+            x = torch.from_numpy(np.stack([np.asarray(waveforms[i], dtype=np.float32) for i in idx]))
+            _, _, w_cry, w_causes = model.forward_windows(x, wf, hf)
+            cry[idx] = torch.sigmoid(w_cry).amax(dim=1).numpy()
+            causes[idx] = torch.softmax(w_causes, dim=-1).mean(dim=1).numpy()
+    return cry, causes
+
+
 def validation_loss_score(pos_weight: torch.Tensor, cause_weights: torch.Tensor, batch_size: int = 16) -> ValScore:
     """The default validation score: minus the hard-label loss on whole validation clips."""
 
@@ -329,7 +376,8 @@ def train_student(
         order = rng.permutation(len(train_set))
         for step in range(steps):
             batch = [train_set[i] for i in order[step * config.batch_size : (step + 1) * config.batch_size]]
-            waves, soft = _training_batch(batch, crop, hop, rng, augmenter, config.augment_positives_only, teacher)
+            waves, soft = _training_batch(batch, crop, hop, rng, augmenter, config.augment_positives_only, teacher,
+                                          config.augment_fraction, config.cry_window_min_teacher)
             x, lengths = pad_batch(waves)
             yield x, lengths, _targets(batch, soft if teacher is not None else None, k)
 
@@ -361,6 +409,7 @@ __all__ = [
     "pad_batch",
     "predict",
     "predict_logits",
+    "predict_windows",
     "train_student",
     "validation_loss_score",
 ]
