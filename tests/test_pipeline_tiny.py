@@ -93,3 +93,21 @@ def test_shipped_files_honour_the_contract(tiny_run: Path) -> None:
     assert "Open Database License" in json.dumps(card["licences"]) and "CC BY-NC" in json.dumps(card["licences"])
     assert 0.0 <= card["thresholds"]["detection_threshold"] <= 1.0
     assert (tiny_run / "student_int8.required_operators.config").is_file() or any(tiny_run.glob("*required_operators*"))
+
+
+def test_a_sweep_point_trains_on_the_run_and_leaves_its_outputs_alone(tiny_run: Path) -> None:
+    """``python -m export.training.sweep`` trains a variant with the run's inputs and config, scores it
+    as the SDK aggregates windows, and writes only under ``sweeps/``."""
+    from export.training.sweep import main
+
+    config_before = (tiny_run / "config.json").read_text()
+    shipped_before = (tiny_run / "student_distilled.pt").read_bytes()
+    assert main(["plain_seed3", '{"distill": false, "seed": 3, "class_weight_power": 0.5}', "--run-dir", str(tiny_run)]) == 0
+    lines = (tiny_run / "sweeps" / "results.jsonl").read_text().splitlines()
+    result = json.loads(lines[-1])
+    assert result["name"] == "plain_seed3" and result["overrides"]["seed"] == 3 and not result["overrides"]["distill"]
+    for key in ("val_auc", "val_f1", "test_auc", "test_f1", "test_recall", "test_fpr", "threshold"):
+        assert 0.0 <= result[key] <= 1.0, key
+    assert (tiny_run / "sweeps" / "plain_seed3.pt").is_file()
+    assert (tiny_run / "config.json").read_text() == config_before
+    assert (tiny_run / "student_distilled.pt").read_bytes() == shipped_before

@@ -51,7 +51,7 @@ ValScore = Callable[[CryStudent, Sequence[Item]], float]
 class DistillConfig:
     """Student training knobs; the defaults are the pipeline's (docs/decisions.md says why)."""
 
-    alpha: float = 0.5  # weight of the distillation (soft) loss; 1 - alpha on the hard labels
+    alpha: float = 0.3  # weight of the distillation (soft) loss; 1 - alpha on the hard labels
     temperature: float = 2.0
     epochs: int = 24
     lr: float = 3e-3
@@ -62,12 +62,12 @@ class DistillConfig:
     cause_loss_weight: float = 1.0
     cry_pos_weight: float | None = None  # None: (negatives / positives) ** class_weight_power
     cause_class_weights: tuple[float, ...] | None = None  # None: inverse frequency ** class_weight_power
-    class_weight_power: float = 1.0  # 1: full inverse frequency; lower values temper the 44:1 hungry:burping ratio
+    class_weight_power: float = 0.5  # 1: full inverse frequency (cry 14:1, hungry:burping 44:1); 0.5 tempers both
     patience: int = 6  # epochs without a better validation score before stopping
     grad_clip: float = 5.0
     eval_batch_size: int = 16
     augment_positives_only: bool = False  # True: the augmenter only touches cry clips
-    augment_fraction: float = 1.0  # share of training crops the augmenter touches; the rest stay as recorded
+    augment_fraction: float = 0.6  # share of training crops the augmenter touches; the rest stay as recorded
     cry_window_min_teacher: float | None = None  # cry clips train on windows the teacher scores >= this (None: any)
     progress: bool = True  # tqdm bars
 

@@ -1,0 +1,106 @@
+"""One point of a student sweep: ``python -m export.training.sweep NAME '{"overrides": ...}' --run-dir DIR``.
+
+Trains the distilled student exactly as the ``student`` stage does (same items, teacher windows,
+augmenter and early stopping) with :class:`~export.training.distill.DistillConfig` overrides, plus
+``"student": {...}`` for :class:`~export.models.student.StudentConfig`, ``"distill": false`` for the
+plain student and ``"seed": N``. It scores clips as the SDK does (max over windows, torch fp32) and
+appends one JSON line to ``DIR/sweeps/results.jsonl``:
+
+* validation: ROC AUC and F1 at the threshold chosen there (FPR <= 1 %): what a choice is made on;
+* test: the same threshold's F1, recall, FPR and AUC, for the record only.
+
+Why a separate entry point: a sweep needs the stage's inputs without overwriting the stage's outputs,
+and its figures (``docs/decisions.md``) must come from a command anyone can rerun.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from export.evaluation import metrics
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m export.training.sweep", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("name", help="a label for this point (the checkpoint is DIR/sweeps/NAME.pt)")
+    p.add_argument("overrides", nargs="?", default="{}", help="JSON: DistillConfig fields, 'student', 'distill', 'seed'")
+    p.add_argument("--run-dir", required=True, help="a run folder with the data and teacher stages done")
+    p.add_argument("--data-root", default=None, help="as for python -m export")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: the config's)")
+    return p
+
+
+def _scores(model, items, window_s: float, hop_s: float) -> tuple[np.ndarray, np.ndarray]:
+    from export.training.distill import predict_windows
+
+    cry, _ = predict_windows(model, [it[1] for it in items], window_s, hop_s)
+    return np.array([it[2] for it in items]), cry
+
+
+def _evaluate(model, val, test, window_s: float, hop_s: float, max_fpr: float) -> dict:
+    yv, pv = _scores(model, val, window_s, hop_s)
+    yt, pt = _scores(model, test, window_s, hop_s)
+    thr = metrics.choose_threshold(yv, pv, max_fpr)
+    on_test = metrics.detection_metrics(yt, pt, thr)
+    return {
+        "threshold": round(float(thr), 4),
+        "val_auc": round(float(metrics.roc_auc(yv, pv)), 4),
+        "val_f1": round(float(metrics.detection_metrics(yv, pv, thr)["f1"]), 4),
+        "test_auc": round(float(metrics.roc_auc(yt, pt)), 4),
+        "test_f1": round(float(on_test["f1"]), 4),
+        "test_recall": round(float(on_test["recall"]), 4),
+        "test_fpr": round(float(on_test["fpr"]), 4),
+    }
+
+
+def sweep_point(run_dir: Path, name: str, overrides: dict, data_root: str | None = None, threads: int | None = None) -> dict:
+    """Train one variant on ``run_dir``'s data and teacher; returns (and appends) its result line."""
+    from export.audio.home_augment import training_augmenter
+    from export.config import load_config
+    from export.data.context import load_context
+    from export.data.paths import resolve_data_root
+    from export.models.student import StudentConfig, save_student
+    from export.pipeline import Run
+    from export.stages.student import _student_items, _teacher_targets, _val_score
+    from export.training.distill import DistillConfig, train_student
+
+    saved = Path(run_dir) / "config.json"  # the run's own config is the base: rewriting it changes nothing
+    config = load_config(saved if saved.is_file() else None)
+    overrides = dict(overrides)
+    distill, student = overrides.pop("distill", True), overrides.pop("student", {})
+    seed = int(overrides.pop("seed", config.seed))
+    run = Run(Path(run_dir), resolve_data_root(data_root), config, command="sweep")
+    ctx = load_context(run)
+    train, val, test = (_student_items(ctx, side) for side in ("train", "val", "test"))
+    dc = DistillConfig(**{**config.distill.to_dict(), **overrides, "progress": False})
+    sc = StudentConfig(**{**config.student.to_dict(), **student, "n_causes": len(ctx.labels)})
+    e = config.export
+    t0 = time.time()
+    model, history = train_student(
+        train, val, _teacher_targets(run) if distill else None, dc, student_config=sc, distill=distill,
+        augmenter=training_augmenter(ctx, run.data_root, seed), val_score=_val_score(ctx.labels, e.window_seconds, e.hop_seconds),
+        seed=seed, threads=threads if threads is not None else config.threads,
+    )
+    out_dir = Path(run_dir) / "sweeps"
+    save_student(model, out_dir / f"{name}.pt")
+    result = {"name": name, "overrides": {**overrides, "distill": distill, "seed": seed, "student": student},
+              "best_epoch": history.best_epoch, "epochs": len(history.epochs), "seconds": round(time.time() - t0),
+              **_evaluate(model, val, test, e.window_seconds, e.hop_seconds, e.max_fpr)}
+    with open(out_dir / "results.jsonl", "a") as f:
+        f.write(json.dumps(result) + "\n")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    print(json.dumps(sweep_point(Path(args.run_dir), args.name, json.loads(args.overrides), args.data_root, args.threads)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
