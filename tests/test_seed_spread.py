@@ -42,3 +42,14 @@ def test_spread_per_run_and_summary(tmp_path: Path, capsys) -> None:
 def test_a_run_without_report_is_named(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="run the report stage"):
         spread([tmp_path])
+
+
+def test_the_report_shows_the_spread_when_the_run_has_one(tmp_path: Path) -> None:
+    from export.evaluation.report import render_markdown
+
+    d = tmp_path / "s0"
+    d.mkdir()
+    (d / "report.json").write_text(json.dumps(_report(0, 0.9, 1.0)))
+    with_spread = render_markdown({"seed_spread": spread([d])})
+    assert "### Run-to-run spread (seeds)" in with_spread and "| s0 | 0 |" in with_spread
+    assert "Run-to-run spread" not in render_markdown({})

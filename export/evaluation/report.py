@@ -531,6 +531,19 @@ def _choices_section(rep: Mapping) -> list[str]:
     return lines
 
 
+def _seed_spread_section(rep: Mapping) -> list[str]:
+    """Runs that differ only in their seed (``seed_spread.json`` in the run folder, written by
+    ``python -m export.evaluation.seed_spread ... --out RUN/seed_spread.md``)."""
+    spread = rep.get("seed_spread")
+    if not spread:
+        return []
+    from export.evaluation.seed_spread import to_markdown
+
+    return ["### Run-to-run spread (seeds)", "",
+            "Runs that differ only in their seed (`python -m export.evaluation.seed_spread`); the home-day "
+            "streams are drawn from the seed too.", "", to_markdown(spread)]
+
+
 def render_markdown(rep: Mapping, plots: Mapping[str, str] | None = None) -> str:
     """The report as markdown (``rep`` already JSON-safe), section by section."""
     plots = plots or {}
@@ -539,7 +552,7 @@ def render_markdown(rep: Mapping, plots: Mapping[str, str] | None = None) -> str
     missing = validate_report(rep)
     if missing:
         lines += [f"> Incomplete report: missing {', '.join(missing)}.", ""]
-    lines += _headline(rep) + _home_section(rep) + _cause_section(rep, plots) + _comparisons(rep) + _compression(rep) + _data_section(rep)
+    lines += _headline(rep) + _seed_spread_section(rep) + _home_section(rep) + _cause_section(rep, plots) + _comparisons(rep) + _compression(rep) + _data_section(rep)
     extra = rep.get("notes")
     if extra:
         lines += ["## Notes", ""] + [f"- {n}" for n in (extra if isinstance(extra, list) else [extra])] + [""]
@@ -571,6 +584,8 @@ def write_full_report(run: "Run") -> tuple[Path, Path]:
         report.update(run.read_json("compression.json", "report"))
     if run.path("export_info.json").is_file():
         report["export"] = run.read_json("export_info.json", "export")
+    if run.path("seed_spread.json").is_file():
+        report["seed_spread"] = run.read_json("seed_spread.json", "seed spread")
     report["config"] = run.config.to_dict()
     missing = validate_report(report)
     if missing:
