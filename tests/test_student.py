@@ -239,7 +239,7 @@ def _toy_teacher(items, seed: int = 0) -> dict:
 def test_train_student_runs_seeded_and_keeps_the_best_epoch() -> None:
     train, val = _toy_items(12, seed=0), _toy_items(6, seed=1)
     teacher = _toy_teacher(train)
-    config = DistillConfig(epochs=2, batch_size=6, clip_seconds=0.6, progress=False, lr=1e-2)
+    config = DistillConfig(epochs=2, batch_size=6, clip_seconds=0.6, progress=False, lr=1e-2, augment_fraction=1.0)
     before = torch.get_num_threads()
     calls: list[int] = []
 
