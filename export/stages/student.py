@@ -33,14 +33,14 @@ class StudentResult:
     variants: dict[str, StudentInfo]
 
 
-def _student_items(ctx: DataContext, side: str) -> list[Item]:
+def student_items(ctx: DataContext, side: str) -> list[Item]:
     """(clip_id, waveform, is_cry, cause index or -1) for every clip with a verified cry label."""
     index = {lab: i for i, lab in enumerate(ctx.labels)}
     clips = [c for c in ctx.side(side) if c.is_cry is not None]
     return [(c.clip_id, w, int(c.is_cry), index.get(c.cause, -1) if c.cause else -1) for c, w in zip(clips, ctx.waves(clips))]
 
 
-def _val_score(labels: Sequence[str], window_seconds: float, hop_seconds: float):
+def window_val_score(labels: Sequence[str], window_seconds: float, hop_seconds: float):
     """Early stopping on validation, as for the teacher (:func:`export.evaluation.evaluate.selection_score`),
     on clip scores aggregated over windows as the SDK aggregates them (:func:`predict_windows`)."""
 
@@ -53,7 +53,7 @@ def _val_score(labels: Sequence[str], window_seconds: float, hop_seconds: float)
     return score
 
 
-def _teacher_targets(run: Run) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def teacher_targets(run: Run) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The teacher's scores on every window of every development clip (``teacher_windows.npz``):
     clip id -> (cry logits [W], cause logits [W, K]), windows in order."""
     z = np.load(run.require("teacher_windows.npz", "teacher"))
@@ -78,14 +78,14 @@ def _variants(run: Run, n_causes: int) -> dict[str, tuple[StudentConfig, bool]]:
 def run(run: Run, ctx: DataContext) -> StudentResult:
     t0 = time.time()
     cfg = run.config
-    train, val = _student_items(ctx, "train"), _student_items(ctx, "val")
-    targets = _teacher_targets(run)
+    train, val = student_items(ctx, "train"), student_items(ctx, "val")
+    targets = teacher_targets(run)
     augmenter = training_augmenter(ctx, run.data_root, cfg.seed)
     outputs, infos = [], {}
     for name, (sc, distill) in _variants(run, len(ctx.labels)).items():
         model, history = train_student(
             train, val, targets, cfg.distill, student_config=sc, distill=distill, augmenter=augmenter,
-            val_score=_val_score(ctx.labels, cfg.export.window_seconds, cfg.export.hop_seconds), seed=cfg.seed, threads=cfg.threads,
+            val_score=window_val_score(ctx.labels, cfg.export.window_seconds, cfg.export.hop_seconds), seed=cfg.seed, threads=cfg.threads,
         )
         path = save_student(model, run.path(f"student_{name}.pt"))
         outputs += [path, run.write_json(f"student_{name}_history.json", history.to_dict())]

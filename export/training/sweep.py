@@ -66,7 +66,7 @@ def sweep_point(run_dir: Path, name: str, overrides: dict, data_root: str | None
     from export.data.paths import resolve_data_root
     from export.models.student import StudentConfig, save_student
     from export.pipeline import Run
-    from export.stages.student import _student_items, _teacher_targets, _val_score
+    from export.stages.student import student_items, teacher_targets, window_val_score
     from export.training.distill import DistillConfig, train_student
 
     saved = Path(run_dir) / "config.json"  # the run's own config is the base: rewriting it changes nothing
@@ -76,14 +76,14 @@ def sweep_point(run_dir: Path, name: str, overrides: dict, data_root: str | None
     seed = int(overrides.pop("seed", config.seed))
     run = Run(Path(run_dir), resolve_data_root(data_root), config, command="sweep")
     ctx = load_context(run)
-    train, val, test = (_student_items(ctx, side) for side in ("train", "val", "test"))
+    train, val, test = (student_items(ctx, side) for side in ("train", "val", "test"))
     dc = DistillConfig(**{**config.distill.to_dict(), **overrides, "progress": False})
     sc = StudentConfig(**{**config.student.to_dict(), **student, "n_causes": len(ctx.labels)})
     e = config.export
     t0 = time.time()
     model, history = train_student(
-        train, val, _teacher_targets(run) if distill else None, dc, student_config=sc, distill=distill,
-        augmenter=training_augmenter(ctx, run.data_root, seed), val_score=_val_score(ctx.labels, e.window_seconds, e.hop_seconds),
+        train, val, teacher_targets(run) if distill else None, dc, student_config=sc, distill=distill,
+        augmenter=training_augmenter(ctx, run.data_root, seed), val_score=window_val_score(ctx.labels, e.window_seconds, e.hop_seconds),
         seed=seed, threads=threads if threads is not None else config.threads,
     )
     out_dir = Path(run_dir) / "sweeps"
