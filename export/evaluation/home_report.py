@@ -60,11 +60,12 @@ def monitor_section(run: Run, ctx: DataContext, model: Path, extractor) -> dict:
     test, val = side_streams(ctx, run.data_root, "test", cfg), side_streams(ctx, run.data_root, "val", cfg)
     yam = lambda audio: yamnet_window_scores(extractor, audio)  # noqa: E731
     yam_rules = calibrate_on(labelled(val, yam), e.window_seconds, e.hop_seconds, e.max_false_alarms_per_hour)
+    clf = CryClassifier.load(model, threads=run.config.threads)  # one load for the streams and the context
     return {
         "config": asdict(cfg),
         "streams": {s.name: {"hours": s.hours, "bouts": len(s.bouts)} for s in test},
-        "student_int8": monitor_report(model, test, run.config.threads, cfg.chunk_ms),
-        "student_context_s": model_context_seconds(CryClassifier.load(model)),
+        "student_int8": monitor_report(clf, test, cfg.chunk_ms),
+        "student_context_s": model_context_seconds(clf),
         "yamnet_zero_shot": {**yam_rules.to_dict(),
                              "test": replay_report(labelled(test, yam), yam_rules.rules, e.window_seconds, e.hop_seconds)},
         "note": "bouts of 2-60 s (log-uniform) of test cries at 0-20 dB over test negatives of one source and "

@@ -83,13 +83,9 @@ def calibrate_on(
     return Calibrated(rules, met, score.summary())
 
 
-def monitor_report(
-    model_path: Path, streams: Sequence[HomeStream], threads: int, chunk_ms: float = 100.0
-) -> dict[str, dict]:
-    """Per stream and pooled: event recall, delays and false alarms of the model's own CryStream."""
-    from infantcry_sdk import CryClassifier
-
-    clf = CryClassifier.load(model_path, threads=threads)
+def monitor_report(clf, streams: Sequence[HomeStream], chunk_ms: float = 100.0) -> dict[str, dict]:
+    """Per stream and pooled: event recall, delays and false alarms of the model's own CryStream
+    (``clf``: a loaded :class:`infantcry_sdk.CryClassifier`)."""
     per = {s.name: run_monitor(s, lambda: clf.stream(SAMPLE_RATE), chunk_ms) for s in streams}
     out = {name: sc.summary() for name, sc in per.items()}
     out["all"] = StreamScore.pooled(list(per.values())).summary()

@@ -275,9 +275,11 @@ def predict(model: CryStudent, waveforms: Sequence[np.ndarray], batch_size: int 
 def predict_windows(
     model: CryStudent, waveforms: Sequence[np.ndarray], window_seconds: float, hop_seconds: float, batch_size: int = 16
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Clip probabilities aggregated over windows as the SDK does: ``(max window cry probability [N],
-    mean window cause probabilities [N, K])``. This is what a threshold chosen on validation is
-    applied to, so early stopping on it selects the epoch that ships best, where the clip-pooled
+    """Clip probabilities aggregated over windows: ``(max window cry probability [N], mean window
+    cause probabilities [N, K])``. The cry score is the SDK's (the max), the number a threshold
+    chosen on validation is applied to; the SDK averages causes over the windows at or above that
+    threshold, which does not exist yet while training, so here every window counts. Early stopping
+    on the max selects the epoch that ships best, where the clip-pooled
     output of :func:`predict` scores a long negative by its average and hides its loudest window.
     Clips of the same length are batched (no padding: every frame is real)."""
     model.eval()

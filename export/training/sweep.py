@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -66,8 +67,8 @@ def sweep_point(run_dir: Path, name: str, overrides: dict, data_root: str | None
     from export.data.paths import resolve_data_root
     from export.models.student import StudentConfig, save_student
     from export.pipeline import Run
-    from export.stages.student import student_items, teacher_targets, window_val_score
-    from export.training.distill import DistillConfig, train_student
+    from export.stages.student import student_items, teacher_targets, train_variant
+    from export.training.distill import DistillConfig
 
     saved = Path(run_dir) / "config.json"  # the run's own config is the base: rewriting it changes nothing
     config = load_config(saved if saved.is_file() else None)
@@ -77,15 +78,13 @@ def sweep_point(run_dir: Path, name: str, overrides: dict, data_root: str | None
     run = Run(Path(run_dir), resolve_data_root(data_root), config, command="sweep")
     ctx = load_context(run)
     train, val, test = (student_items(ctx, side) for side in ("train", "val", "test"))
-    dc = DistillConfig(**{**config.distill.to_dict(), **overrides, "progress": False})
+    point = replace(config, seed=seed, threads=threads if threads is not None else config.threads,
+                    distill=DistillConfig(**{**config.distill.to_dict(), **overrides, "progress": False}))
     sc = StudentConfig(**{**config.student.to_dict(), **student, "n_causes": len(ctx.labels)})
     e = config.export
     t0 = time.time()
-    model, history = train_student(
-        train, val, teacher_targets(run) if distill else None, dc, student_config=sc, distill=distill,
-        augmenter=training_augmenter(ctx, run.data_root, seed), val_score=window_val_score(ctx.labels, e.window_seconds, e.hop_seconds),
-        seed=seed, threads=threads if threads is not None else config.threads,
-    )
+    model, history = train_variant(point, ctx.labels, train, val, teacher_targets(run) if distill else None,
+                                   training_augmenter(ctx, run.data_root, seed), sc, distill)
     out_dir = Path(run_dir) / "sweeps"
     save_student(model, out_dir / f"{name}.pt")
     result = {"name": name, "overrides": {**overrides, "distill": distill, "seed": seed, "student": student},
