@@ -5,7 +5,8 @@ Rules (the Android port mirrors them; :mod:`infantcry_sdk.events` holds the hyst
 * Input: chunks of any length (an empty chunk is a no-op), any supported dtype, mono ``[n]`` or
   ``[n, channels]``, all at the ``sample_rate`` given when the stream was made, checked like
   :meth:`CryClassifier.predict` input (including the +/-16 float level limit). Other rates are
-  resampled incrementally with ``soxr.ResampleStream`` (HQ), whose output is identical to resampling
+  resampled incrementally with ``soxr.ResampleStream`` (the SDK's one recipe,
+  :data:`infantcry_sdk.audio.RESAMPLE_QUALITY`), whose output is identical to resampling
   the whole recording at once, so results do not depend on how the audio was chunked.
 * Windows: the model's grid (:mod:`infantcry_sdk.windows`), the one ``predict`` scores. Window ``k``
   covers ``[k*hop, k*hop + window)`` at the model rate and is scored, through the same code as
@@ -138,7 +139,7 @@ class CryStream:
         self._labels = meta.labels
         self._cause_supported = meta.cause_supported
         self._resampler = (
-            soxr.ResampleStream(self.sample_rate, self.model_rate, 1, dtype="float32", quality="HQ")
+            soxr.ResampleStream(self.sample_rate, self.model_rate, 1, dtype="float32", quality=_audio.RESAMPLE_QUALITY)
             if self.sample_rate != self.model_rate
             else None
         )

@@ -223,6 +223,20 @@ def test_waveform_store_decodes_and_caches(tmp_path: Path) -> None:
         W.WaveformStore().get(D.Clip("x/y", tmp_path / "nope.flac", "esc50", "g", False, None, None, "dog", 5.0))
 
 
+def test_waveform_cache_is_keyed_by_the_sdk_resampling_recipe(tmp_path: Path, monkeypatch) -> None:
+    """Another resampling recipe gives other samples: the cache must not hand back the old ones."""
+    from infantcry_sdk import audio as sdk_audio
+
+    path = tmp_path / "a.flac"
+    sf.write(path, (0.1 * np.random.default_rng(0).standard_normal(8000)).astype(np.float32), 8000, subtype="PCM_16")
+    clip = D.Clip("donateacry/a.flac", path, "donateacry", "g", True, "hungry", "hungry", "infant_cry", 1.0)
+    first = W.WaveformStore(cache_dir=tmp_path / "cache").get(clip)
+    monkeypatch.setattr(sdk_audio, "RESAMPLE_QUALITY", "HQ")
+    second = W.WaveformStore(cache_dir=tmp_path / "cache").get(clip)
+    assert len(list((tmp_path / "cache").glob("*.npy"))) == 2
+    assert not np.array_equal(first, second)
+
+
 # ----------------------------------------------------------------------------------- real data
 @pytest.fixture(scope="module")
 def real_clips() -> list[D.Clip]:

@@ -46,3 +46,14 @@ def test_feature_cache_round_trip(yamnet, tmp_path) -> None:
     for k in ("a", "b"):
         np.testing.assert_array_equal(first[k].features, again[k].features)
         np.testing.assert_array_equal(first[k].cry_scores, again[k].cry_scores)
+
+
+def test_feature_cache_key_follows_the_sdk_resampling_recipe(yamnet, tmp_path, monkeypatch) -> None:
+    """Features come from waveforms the SDK resampled: another recipe must not reuse them."""
+    from export.training.features import cache_key
+    from infantcry_sdk import audio as sdk_audio
+
+    ex = FeatureExtractor(yamnet, hop_frames=96, cache_dir=tmp_path, threads=1)
+    before = cache_key(["a", "b"], ex, "t")
+    monkeypatch.setattr(sdk_audio, "RESAMPLE_QUALITY", "HQ")
+    assert cache_key(["a", "b"], ex, "t") != before

@@ -274,8 +274,9 @@ def test_threads_share_one_classifier(toy_classifier, synth_cry):
 
 
 def test_resample_helper_is_soxr(clip):
-    """The SDK resamples exactly as audio.resample (soxr HQ): one implementation everywhere."""
-    np.testing.assert_array_equal(audio_mod.load(clip, SR, 8000), soxr.resample(clip, SR, 8000, quality="HQ"))
+    """The SDK resamples exactly as audio.resample (soxr, the one recipe): one implementation everywhere."""
+    assert audio_mod.RESAMPLE_QUALITY == "VHQ"
+    np.testing.assert_array_equal(audio_mod.load(clip, SR, 8000), soxr.resample(clip, SR, 8000, quality="VHQ"))
 
 
 # -- red-team regressions -----------------------------------------------------------------------

@@ -21,7 +21,7 @@ from export.training.distributed import is_writer
 
 def _cache_name(clip: Clip) -> str:
     st = clip.path.stat()
-    key = f"{clip.clip_id}|{st.st_size}|{st.st_mtime_ns}|{SAMPLE_RATE}"
+    key = f"{clip.clip_id}|{st.st_size}|{st.st_mtime_ns}|{SAMPLE_RATE}|{sdk_audio.RESAMPLE_QUALITY}"
     digest = hashlib.sha1(key.encode()).hexdigest()[:16]
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", clip.clip_id)[-80:]
     return f"{stem}.{digest}.npy"
@@ -32,7 +32,8 @@ class WaveformStore:
 
     Decoding is :func:`infantcry_sdk.audio.load` (the runtime's own decoder). Arrays are kept in
     memory and, with ``cache_dir``, written as one ``.npy`` per clip whose name carries the clip id,
-    file size and mtime, so a changed file is decoded again and repeated runs skip decoding.
+    file size, mtime and the SDK's resampling recipe, so a changed file or recipe is decoded again
+    and repeated runs skip decoding.
     """
 
     def __init__(self, cache_dir: str | os.PathLike | None = None, sample_rate: int = SAMPLE_RATE) -> None:

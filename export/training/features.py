@@ -18,6 +18,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 import torch
+from infantcry_sdk import audio as sdk_audio
 
 from export.audio.frontend import LogMelFrontend, frames_to_patches, num_patches
 from export.models.teacher import ClipFeatures
@@ -144,7 +145,8 @@ def cache_key(clip_ids: Iterable[str], extractor: FeatureExtractor, extra: str =
     for c in clip_ids:
         h.update(c.encode())
         h.update(b"\0")
-    h.update(f"hop={extractor.hop_frames}|k={extractor.trainable_blocks}|context|{extra}".encode())
+    # the decoder's resampling recipe changes the waveforms the features come from
+    h.update(f"hop={extractor.hop_frames}|k={extractor.trainable_blocks}|context|{sdk_audio.RESAMPLE_QUALITY}|{extra}".encode())
     return h.hexdigest()[:16]
 
 
