@@ -88,3 +88,44 @@ def test_teacher_head_trains_through_fit_and_separates_cries() -> None:
     assert 1 <= len(hist.epochs) <= 8 and hist.best_score > 0.2
     p = predict(h1, val, config).cry_probability
     assert p[1::2].mean() > p[0::2].mean()
+
+
+def test_fit_with_ema_scores_and_returns_the_moving_average_of_every_step() -> None:
+    batches, loss, optimizer = _linear_problem()
+    decay = 0.8
+    steps: list[dict] = []  # the raw weights after every optimiser step, from a plain run
+    scored: list[dict] = []
+
+    def recording_optimizer(model):
+        opt, sched = optimizer(model)
+        step = opt.step
+
+        def stepped(*args, **kwargs):
+            out = step(*args, **kwargs)
+            steps.append({k: v.detach().clone() for k, v in model.state_dict().items()})
+            return out
+
+        opt.step = stepped
+        return opt, sched
+
+    def score(model):
+        scored.append({k: v.clone() for k, v in model.state_dict().items()})
+        return float(len(scored))  # every epoch better: the last one is kept
+
+    settings = FitSettings(epochs=3, patience=3, grad_clip=1.0, seed=2, threads=1, progress=False, ema_decay=decay)
+    model, hist = fit(lambda: torch.nn.Linear(1, 1), recording_optimizer, batches, loss, score, settings)
+    assert hist.best_epoch == 2 and len(steps) == 12
+    ema = {k: v.clone() for k, v in steps[0].items()}  # AveragedModel copies the first update as is
+    for s in steps[1:]:
+        ema = {k: decay * ema[k] + (1 - decay) * s[k] for k in ema}
+    for k, v in model.state_dict().items():
+        assert torch.allclose(v, ema[k], atol=1e-6) and torch.equal(v, scored[-1][k])
+        assert not torch.allclose(v, steps[-1][k])  # not the raw weights
+
+
+def test_fit_rejects_an_ema_decay_outside_the_open_unit_interval() -> None:
+    import pytest
+
+    for bad in (0.0, 1.0, 1.5):
+        with pytest.raises(ValueError, match="ema_decay"):
+            FitSettings(epochs=1, patience=1, grad_clip=1.0, ema_decay=bad)

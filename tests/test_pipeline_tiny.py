@@ -111,3 +111,11 @@ def test_a_sweep_point_trains_on_the_run_and_leaves_its_outputs_alone(tiny_run: 
     assert (tiny_run / "sweeps" / "plain_seed3.pt").is_file()
     assert (tiny_run / "config.json").read_text() == config_before
     assert (tiny_run / "student_distilled.pt").read_bytes() == shipped_before
+
+    # --score: the saved point scored again gives the figures its training line gave
+    assert main(["rescored", "--run-dir", str(tiny_run), "--score", str(tiny_run / "sweeps" / "plain_seed3.pt")]) == 0
+    rescored = json.loads((tiny_run / "sweeps" / "results.jsonl").read_text().splitlines()[-1])
+    assert rescored["name"] == "rescored" and rescored["scored"].endswith("plain_seed3.pt")
+    assert {k: rescored[k] for k in ("val_auc", "val_f1", "test_f1", "threshold")} == {k: result[k] for k in ("val_auc", "val_f1", "test_f1", "threshold")}
+    with pytest.raises(SystemExit, match="no overrides"):
+        main(["bad", '{"seed": 1}', "--run-dir", str(tiny_run), "--score", str(tiny_run / "sweeps" / "plain_seed3.pt")])

@@ -69,6 +69,7 @@ class DistillConfig:
     augment_positives_only: bool = False  # True: the augmenter only touches cry clips
     augment_fraction: float = 0.6  # share of training crops the augmenter touches; the rest stay as recorded
     cry_window_min_teacher: float | None = None  # cry clips train on windows the teacher scores >= this (None: any)
+    ema_decay: float | None = None  # None: keep the best epoch's raw weights; else their moving average (fit.FitSettings)
     progress: bool = True  # tqdm bars
 
     def __post_init__(self) -> None:
@@ -390,7 +391,7 @@ def train_student(
                                  pos_weight=pos_weight, cause_weights=cause_weights)
 
     settings = FitSettings(config.epochs, config.patience, config.grad_clip, seed, threads, config.progress,
-                           "distilled student" if distill else "student")
+                           "distilled student" if distill else "student", config.ema_decay)
     model, fitted = fit(lambda: CryStudent(student_config), make_optimizer, batches, loss,
                         lambda m: score_fn(m, val_set), settings)
     history = TrainHistory(

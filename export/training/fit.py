@@ -4,8 +4,11 @@ What it owns, so no model trains differently by accident: seeding (torch and the
 batches draw from, set before the model is built), deterministic kernels where torch has them, the
 torch thread count (restored afterwards), gradient clipping, the per-step learning-rate schedule, the
 per-epoch validation score, keeping the best epoch's weights and early stopping after ``patience``
-epochs without a better score. What it does not own: the batches, the loss and the score, which the
-caller passes as functions.
+epochs without a better score, and, with ``ema_decay``, an exponential moving average of the weights
+(``torch.optim.swa_utils.AveragedModel``, batch-norm buffers included) that is what gets scored, kept
+and returned: one epoch's weights depend on the last few hundred batches, so their validation score
+jumps from epoch to epoch and the best epoch is partly luck of the seed; the average is smoother.
+What it does not own: the batches, the loss and the score, which the caller passes as functions.
 
 Under ``torchrun`` (:mod:`export.training.distributed`) the ranks train one model together: it is
 wrapped in ``DistributedDataParallel``, every rank draws the same global batches from ``batches`` (the
@@ -41,6 +44,11 @@ class FitSettings:
     threads: int | None = None  # torch threads while training (restored afterwards); None: leave as is
     progress: bool = True  # a tqdm bar over the epochs
     label: str = "model"
+    ema_decay: float | None = None  # None: score and keep the raw weights; else their EMA, updated every step
+
+    def __post_init__(self) -> None:
+        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must lie in (0, 1), got {self.ema_decay}")
 
 
 @dataclass
@@ -103,21 +111,25 @@ def _loop(model, opt, sched, batches, loss, score, settings: FitSettings, rng) -
     from tqdm.auto import tqdm
 
     trained = distributed.wrap(model)  # ``model`` itself in one process
+    average = _averaged(model, settings.ema_decay)
+    kept = average.module if average is not None else model  # what is scored, kept and returned
     start = time.perf_counter()
     history = FitHistory()
-    best_state = copy.deepcopy(model.state_dict())
+    best_state = copy.deepcopy(kept.state_dict())
     bar = tqdm(range(settings.epochs), desc=settings.label, disable=not (settings.progress and distributed.is_writer()), leave=False)
     for epoch in bar:
         t0 = time.perf_counter()
-        mean_loss, parts = _epoch(trained, opt, sched, batches(rng), loss, settings.grad_clip)
+        mean_loss, parts = _epoch(trained, opt, sched, batches(rng), loss, settings.grad_clip, average)
         distributed.sync_buffers(model)
-        val = distributed.from_writer(lambda: float(score(model))) if score is not None else -mean_loss
+        if average is not None:
+            distributed.sync_buffers(kept)
+        val = distributed.from_writer(lambda: float(score(kept))) if score is not None else -mean_loss
         model.train()
         history.epochs.append(EpochLog(epoch, mean_loss, parts, val, time.perf_counter() - t0))
         bar.set_postfix(loss=f"{mean_loss:.4f}", val=f"{val:.4f}")
         if val > history.best_score:
             history.best_score, history.best_epoch = val, epoch
-            best_state = copy.deepcopy(model.state_dict())
+            best_state = copy.deepcopy(kept.state_dict())
         elif epoch - history.best_epoch >= settings.patience:
             break
     model.load_state_dict(best_state)
@@ -126,8 +138,19 @@ def _loop(model, opt, sched, batches, loss, score, settings: FitSettings, rng) -
     return model, history
 
 
-def _epoch(model, opt, sched, batches: Iterable[Any], loss: LossFn, grad_clip: float) -> tuple[float, dict[str, float]]:
-    """One pass over ``batches``: the mean loss and the mean of each loss part."""
+def _averaged(model: nn.Module, decay: float | None):
+    """The EMA of ``model``'s weights and buffers (None without a decay)."""
+    if decay is None:
+        return None
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+
+def _epoch(model, opt, sched, batches: Iterable[Any], loss: LossFn, grad_clip: float,
+           average=None) -> tuple[float, dict[str, float]]:
+    """One pass over ``batches``: the mean loss and the mean of each loss part (``average``: an
+    ``AveragedModel`` updated after every step)."""
     model.train()
     total, steps, sums = 0.0, 0, {}
     for batch in batches:
@@ -141,6 +164,8 @@ def _epoch(model, opt, sched, batches: Iterable[Any], loss: LossFn, grad_clip: f
         opt.step()
         if sched is not None:
             sched.step()
+        if average is not None:
+            average.update_parameters(getattr(model, "module", model))
         total += float(value.detach())
         steps += 1
         for key, v in parts.items():

@@ -9,6 +9,10 @@ appends one JSON line to ``DIR/sweeps/results.jsonl``:
 * validation: ROC AUC and F1 at the threshold chosen there (FPR <= 1 %): what a choice is made on;
 * test: the same threshold's F1, recall, FPR and AUC, for the record only.
 
+``--score CHECKPOINT`` skips the training and scores a saved student (a stage's
+``student_distilled.pt``, another run's) the same way, so a sweep point can be compared with a model
+that was trained elsewhere; its line says ``"scored": CHECKPOINT``.
+
 Why a separate entry point: a sweep needs the stage's inputs without overwriting the stage's outputs,
 and its figures (``docs/decisions.md``) must come from a command anyone can rerun.
 """
@@ -33,6 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", required=True, help="a run folder with the data and teacher stages done")
     p.add_argument("--data-root", default=None, help="as for python -m export")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: the config's)")
+    p.add_argument("--score", default=None, metavar="CHECKPOINT",
+                   help="score this saved student instead of training one (overrides are then not allowed)")
     return p
 
 
@@ -95,9 +101,41 @@ def sweep_point(run_dir: Path, name: str, overrides: dict, data_root: str | None
     return result
 
 
+def score_checkpoint(run_dir: Path, name: str, checkpoint: Path, data_root: str | None = None) -> dict:
+    """Score a saved student on ``run_dir``'s validation and test sides as :func:`sweep_point` scores
+    its own; returns (and appends) the result line."""
+    from export.config import load_config
+    from export.data.context import load_context
+    from export.data.paths import resolve_data_root
+    from export.models.student import load_student
+    from export.pipeline import Run
+    from export.stages.student import student_items
+
+    saved = Path(run_dir) / "config.json"
+    config = load_config(saved if saved.is_file() else None)
+    run = Run(Path(run_dir), resolve_data_root(data_root), config, command="sweep")
+    ctx = load_context(run)
+    val, test = (student_items(ctx, side) for side in ("val", "test"))
+    model = load_student(checkpoint)
+    e = config.export
+    result = {"name": name, "scored": str(checkpoint), **_evaluate(model, val, test, e.window_seconds, e.hop_seconds, e.max_fpr)}
+    out_dir = Path(run_dir) / "sweeps"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / "results.jsonl", "a") as f:
+        f.write(json.dumps(result) + "\n")
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    print(json.dumps(sweep_point(Path(args.run_dir), args.name, json.loads(args.overrides), args.data_root, args.threads)))
+    overrides = json.loads(args.overrides)
+    if args.score is not None:
+        if overrides:
+            raise SystemExit("--score scores a saved student as it is: give no overrides")
+        result = score_checkpoint(Path(args.run_dir), args.name, Path(args.score), args.data_root)
+    else:
+        result = sweep_point(Path(args.run_dir), args.name, overrides, args.data_root, args.threads)
+    print(json.dumps(result))
     return 0
 
 
