@@ -65,24 +65,40 @@ def _evaluate(model, val, test, window_s: float, hop_s: float, max_fpr: float) -
     }
 
 
-def sweep_point(run_dir: Path, name: str, overrides: dict, data_root: str | None = None, threads: int | None = None) -> dict:
-    """Train one variant on ``run_dir``'s data and teacher; returns (and appends) its result line."""
-    from export.audio.home_augment import training_augmenter
+def _open_run(run_dir: Path, data_root: str | None):
+    """(run, its data context, its config): the run's own ``config.json`` is the base, so rewriting
+    it changes nothing."""
     from export.config import load_config
     from export.data.context import load_context
     from export.data.paths import resolve_data_root
-    from export.models.student import StudentConfig, save_student
     from export.pipeline import Run
+
+    saved = Path(run_dir) / "config.json"
+    config = load_config(saved if saved.is_file() else None)
+    run = Run(Path(run_dir), resolve_data_root(data_root), config, command="sweep")
+    return run, load_context(run), config
+
+
+def _record(run_dir: Path, result: dict) -> dict:
+    """Append ``result`` to ``DIR/sweeps/results.jsonl``."""
+    out_dir = Path(run_dir) / "sweeps"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / "results.jsonl", "a") as f:
+        f.write(json.dumps(result) + "\n")
+    return result
+
+
+def sweep_point(run_dir: Path, name: str, overrides: dict, data_root: str | None = None, threads: int | None = None) -> dict:
+    """Train one variant on ``run_dir``'s data and teacher; returns (and appends) its result line."""
+    from export.audio.home_augment import training_augmenter
+    from export.models.student import StudentConfig, save_student
     from export.stages.student import student_items, teacher_targets, train_variant
     from export.training.distill import DistillConfig
 
-    saved = Path(run_dir) / "config.json"  # the run's own config is the base: rewriting it changes nothing
-    config = load_config(saved if saved.is_file() else None)
+    run, ctx, config = _open_run(run_dir, data_root)
     overrides = dict(overrides)
     distill, student = overrides.pop("distill", True), overrides.pop("student", {})
     seed = int(overrides.pop("seed", config.seed))
-    run = Run(Path(run_dir), resolve_data_root(data_root), config, command="sweep")
-    ctx = load_context(run)
     train, val, test = (student_items(ctx, side) for side in ("train", "val", "test"))
     point = replace(config, seed=seed, threads=threads if threads is not None else config.threads,
                     distill=DistillConfig(**{**config.distill.to_dict(), **overrides, "progress": False}))
@@ -91,39 +107,24 @@ def sweep_point(run_dir: Path, name: str, overrides: dict, data_root: str | None
     t0 = time.time()
     model, history = train_variant(point, ctx.labels, train, val, teacher_targets(run) if distill else None,
                                    training_augmenter(ctx, run.data_root, seed), sc, distill)
-    out_dir = Path(run_dir) / "sweeps"
-    save_student(model, out_dir / f"{name}.pt")
-    result = {"name": name, "overrides": {**overrides, "distill": distill, "seed": seed, "student": student},
-              "best_epoch": history.best_epoch, "epochs": len(history.epochs), "seconds": round(time.time() - t0),
-              **_evaluate(model, val, test, e.window_seconds, e.hop_seconds, e.max_fpr)}
-    with open(out_dir / "results.jsonl", "a") as f:
-        f.write(json.dumps(result) + "\n")
-    return result
+    save_student(model, Path(run_dir) / "sweeps" / f"{name}.pt")
+    return _record(run_dir, {
+        "name": name, "overrides": {**overrides, "distill": distill, "seed": seed, "student": student},
+        "best_epoch": history.best_epoch, "epochs": len(history.epochs), "seconds": round(time.time() - t0),
+        **_evaluate(model, val, test, e.window_seconds, e.hop_seconds, e.max_fpr)})
 
 
 def score_checkpoint(run_dir: Path, name: str, checkpoint: Path, data_root: str | None = None) -> dict:
     """Score a saved student on ``run_dir``'s validation and test sides as :func:`sweep_point` scores
     its own; returns (and appends) the result line."""
-    from export.config import load_config
-    from export.data.context import load_context
-    from export.data.paths import resolve_data_root
     from export.models.student import load_student
-    from export.pipeline import Run
     from export.stages.student import student_items
 
-    saved = Path(run_dir) / "config.json"
-    config = load_config(saved if saved.is_file() else None)
-    run = Run(Path(run_dir), resolve_data_root(data_root), config, command="sweep")
-    ctx = load_context(run)
+    _, ctx, config = _open_run(run_dir, data_root)
     val, test = (student_items(ctx, side) for side in ("val", "test"))
-    model = load_student(checkpoint)
     e = config.export
-    result = {"name": name, "scored": str(checkpoint), **_evaluate(model, val, test, e.window_seconds, e.hop_seconds, e.max_fpr)}
-    out_dir = Path(run_dir) / "sweeps"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with open(out_dir / "results.jsonl", "a") as f:
-        f.write(json.dumps(result) + "\n")
-    return result
+    return _record(run_dir, {"name": name, "scored": str(checkpoint),
+                             **_evaluate(load_student(checkpoint), val, test, e.window_seconds, e.hop_seconds, e.max_fpr)})
 
 
 def main(argv: list[str] | None = None) -> int:
