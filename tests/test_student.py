@@ -6,6 +6,8 @@ networks do not collapse to a constant output.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -327,11 +329,47 @@ def test_local_normalisation_is_local_and_gain_free() -> None:
     assert torch.allclose(model.normalise(logmel + 3.0, None), base, atol=1e-5)
 
 
+def test_causal_normalisation_uses_past_frames_only() -> None:
+    model = CryStudent(dataclasses.replace(StudentConfig.tiny(), causal=True))
+    k = model.config.norm_frames
+    logmel = torch.randn(1, 300, 64)
+    base = model.normalise(logmel, None)
+    changed = logmel.clone()
+    changed[:, 100:110] += 5.0
+    out = model.normalise(changed, None)
+    assert torch.equal(out[:, :100], base[:, :100])  # nothing before the change moves
+    assert torch.equal(out[:, 110 + k - 1 :], base[:, 110 + k - 1 :])  # and nothing k frames after it
+    assert not torch.allclose(out[:, 100 : 110 + k - 1], base[:, 100 : 110 + k - 1])
+    with pytest.raises(ValueError, match="causal"):
+        StudentConfig(causal=True, normalisation="utterance")
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_context_samples_is_the_window_outputs_receptive_field(causal: bool) -> None:
+    """The audio a window's score has a gradient from spans exactly ``context_samples`` around it
+    (give or take the zero first sample of the front-end's Hann window); a causal student's stops at
+    the window's end."""
+    config = StudentConfig(causal=causal, dropout=0.0)
+    torch.manual_seed(0)
+    model = CryStudent(config).eval()
+    hop = 8 * config.embedding_samples
+    x = (0.1 * torch.randn(1, 14 * SAMPLE_RATE)).requires_grad_(True)
+    k = 5
+    model.forward_windows(x, 16, 8)[2][0, k].backward()
+    reached = (x.grad[0] != 0).nonzero().flatten()
+    start, end = k * hop, k * hop + 16 * config.embedding_samples
+    before, after = config.context_samples()
+    assert start - int(reached.min()) in (before, before - 1)
+    assert int(reached.max()) + 1 - end <= after
+    assert int(reached.max()) + 1 - end > after - config.embedding_samples
+    assert (after == 0) == causal
+
+
 def test_old_checkpoints_load_as_they_were_trained(tmp_path) -> None:
     """Checkpoints saved before frame_stride and local normalisation existed keep their settings."""
-    old = {k: v for k, v in StudentConfig.tiny().to_dict().items() if k not in ("frame_stride", "normalisation")}
+    old = {k: v for k, v in StudentConfig.tiny().to_dict().items() if k not in ("frame_stride", "normalisation", "causal")}
     config = StudentConfig.from_dict(old)
-    assert config.frame_stride == 1 and config.normalisation == "utterance"
+    assert config.frame_stride == 1 and config.normalisation == "utterance" and not config.causal
     assert StudentConfig.from_dict(StudentConfig().to_dict()) == StudentConfig()
 
 

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from export.audio.frontend import LogMelFrontend, lengths_to_mask, num_frames, num_patches_from_frames
-from export.constants import HOP_SAMPLES, SAMPLE_RATE
+from export.constants import HOP_SAMPLES, SAMPLE_RATE, WINDOW_SAMPLES
 from export.models.pooling import POOLINGS, make_pooling
 
 #: The student's hard limit on parameters; tested.
@@ -40,7 +40,9 @@ MAX_PARAMETERS = 250_000
 NORMALISATIONS = ("utterance", "local")
 #: Fields added after the first shipped student, with the values that student had: a checkpoint
 #: saved before they existed loads as what it was.
-LEGACY_DEFAULTS = {"frame_stride": 1, "normalisation": "utterance"}
+LEGACY_DEFAULTS = {"frame_stride": 1, "normalisation": "utterance", "causal": False}
+#: Kernel size (time and mel) of every convolution.
+KERNEL = 3
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,10 @@ class StudentConfig:
     frame_stride: int = 3  # log-mel frames every 10 ms x frame_stride (see LogMelFrontend)
     normalisation: str = "local"  # or "utterance" (see the module docstring)
     norm_frames: int = 65  # "local" only: odd; 65 frames of 30 ms = the frame and 0.96 s either side
+    # Causal in time: the local normalisation averages the norm_frames up to each frame, and every
+    # convolution pads time on the left only, so a window's score needs no audio after the window and
+    # a stream can score it as soon as it ends (the detection delay; see ``context_samples``).
+    causal: bool = False
 
     def __post_init__(self) -> None:
         if self.pooling not in POOLINGS:
@@ -91,6 +97,8 @@ class StudentConfig:
             raise ValueError("the student needs at least one block")
         if self.normalisation not in NORMALISATIONS:
             raise ValueError(f"normalisation must be one of {NORMALISATIONS}, got {self.normalisation!r}")
+        if self.causal and self.normalisation != "local":
+            raise ValueError("a causal student needs normalisation='local' (per-utterance statistics see the future)")
         if self.norm_frames < 1 or self.norm_frames % 2 == 0:
             raise ValueError(f"norm_frames must be a positive odd number, got {self.norm_frames}")
         if self.frontend_dtype not in ("float32", "float64"):
@@ -128,6 +136,31 @@ class StudentConfig:
             raise ValueError(f"{seconds} s is not a whole number of {step:g} s embedding frames")
         return int(round(frames))
 
+    def context_samples(self) -> tuple[int, int]:
+        """Samples of audio before a window's start and after its end that its score depends on,
+        (left, right), at 16 kHz: the receptive field of the local normalisation and the convolutions.
+
+        Walks the layers from the embedding frames down to the log-mel frames: a kernel-3 convolution
+        whose input has one frame every ``r`` log-mel frames reaches ``r`` frames either side (two
+        to the left and none to the right when causal). A log-mel frame starts every
+        ``HOP_SAMPLES * frame_stride`` samples and spans the front-end's 25 ms window."""
+        if self.normalisation != "local":
+            raise ValueError("only a locally normalised student has a bounded context")
+        reach_left = reach_right = 0  # in log-mel frames
+        resolution = 1
+        for stride in self.time_strides:  # input resolution of each layer, stem first
+            reach_left += (KERNEL - 1 if self.causal else KERNEL // 2) * resolution
+            reach_right += (0 if self.causal else KERNEL // 2) * resolution
+            resolution *= stride
+        reach_left += self.norm_frames - 1 if self.causal else self.norm_frames // 2
+        reach_right += 0 if self.causal else self.norm_frames // 2
+        frame_hop = HOP_SAMPLES * self.frame_stride
+        # Embedding frame j is anchored on log-mel frame ``resolution * j``, where its audio starts;
+        # a window of W frames ends where frame W would start. Its last frame sees log-mel frames up
+        # to ``resolution * (W - 1) + reach_right``, each 25 ms long.
+        right = max(0, (reach_right - resolution) * frame_hop + WINDOW_SAMPLES)
+        return reach_left * frame_hop, right
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -137,21 +170,35 @@ class StudentConfig:
         return cls(**{**LEGACY_DEFAULTS, **d})
 
 
-def _conv_bn_relu(cin: int, cout: int, stride: tuple[int, int], groups: int = 1, kernel: int = 3) -> nn.Sequential:
-    pad = kernel // 2
-    return nn.Sequential(
-        nn.Conv2d(cin, cout, kernel, stride=stride, padding=pad, groups=groups, bias=False),
-        nn.BatchNorm2d(cout),
-        nn.ReLU(inplace=True),
-    )
+class CausalConv2d(nn.Conv2d):
+    """A convolution over (time, mel) whose time padding is all on the left: output frame ``t``
+    sees input frames ``stride * t - (kernel - 1) .. stride * t``, never a later one. The mel axis is
+    padded on both sides as usual. Same output length as the centred convolution (kernel 3,
+    padding 1), so :func:`strided_length` holds for both. The exporter folds the zero pad into the
+    Conv's own asymmetric ``pads`` (``export.modelfile.onnx_export``), so it costs no extra node."""
+
+    def __init__(self, cin: int, cout: int, kernel: int, stride: tuple[int, int], groups: int = 1) -> None:
+        super().__init__(cin, cout, kernel, stride=stride, padding=(0, kernel // 2), groups=groups, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(F.pad(x, (0, 0, self.kernel_size[0] - 1, 0)))
+
+
+def _conv_bn_relu(cin: int, cout: int, stride: tuple[int, int], groups: int = 1, kernel: int = KERNEL,
+                  causal: bool = False) -> nn.Sequential:
+    if causal and kernel > 1:
+        conv: nn.Conv2d = CausalConv2d(cin, cout, kernel, stride, groups=groups)
+    else:
+        conv = nn.Conv2d(cin, cout, kernel, stride=stride, padding=kernel // 2, groups=groups, bias=False)
+    return nn.Sequential(conv, nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
 
 class SeparableBlock(nn.Module):
     """Depthwise 3x3 over (time, mel) then pointwise 1x1: MobileNet's block, ~9x cheaper than a full conv."""
 
-    def __init__(self, cin: int, cout: int, stride: tuple[int, int]) -> None:
+    def __init__(self, cin: int, cout: int, stride: tuple[int, int], causal: bool = False) -> None:
         super().__init__()
-        self.depthwise = _conv_bn_relu(cin, cin, stride, groups=cin)
+        self.depthwise = _conv_bn_relu(cin, cin, stride, groups=cin, causal=causal)
         self.pointwise = _conv_bn_relu(cin, cout, (1, 1), kernel=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -172,10 +219,10 @@ class CryStudent(nn.Module):
         super().__init__()
         self.config = config = config or StudentConfig()
         self.frontend = LogMelFrontend(getattr(torch, config.frontend_dtype), config.frame_stride)
-        self.stem = _conv_bn_relu(1, config.stem_channels, config.stem_stride)
+        self.stem = _conv_bn_relu(1, config.stem_channels, config.stem_stride, causal=config.causal)
         layers, cin = [], config.stem_channels
         for cout, ts, ms in config.blocks:
-            layers.append(SeparableBlock(cin, cout, (ts, ms)))
+            layers.append(SeparableBlock(cin, cout, (ts, ms), causal=config.causal))
             cin = cout
         self.blocks = nn.ModuleList(layers)
         self.pool = make_pooling(config.pooling, config.embed_dim, heads=config.attention_heads)
@@ -213,12 +260,16 @@ class CryStudent(nn.Module):
         return (logmel - mean) / torch.sqrt(var + eps) * w
 
     def _normalise_local(self, logmel: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        """Moving mean and variance over all bands of nearby frames, as ratios of two sums so that
-        clip ends and batch padding are both excluded (one code path with and without a mask)."""
+        """Moving mean and variance over all bands of nearby frames (the ``k`` centred on each frame,
+        or the ``k`` up to it when causal), as ratios of two sums so that clip ends and batch padding
+        are both excluded (one code path with and without a mask)."""
         k = self.config.norm_frames
         weight = torch.ones_like(logmel[..., 0]) if mask is None else mask.to(logmel.dtype)  # [B, T]
+        causal = self.config.causal
 
-        def local_sum(v: torch.Tensor) -> torch.Tensor:  # [B, T] -> [B, T]: sums over the k frames around
+        def local_sum(v: torch.Tensor) -> torch.Tensor:  # [B, T] -> [B, T]: (sums over the k frames) / k
+            if causal:
+                return F.avg_pool1d(F.pad(v.unsqueeze(1), (k - 1, 0)), k, stride=1).squeeze(1)
             return F.avg_pool1d(v.unsqueeze(1), k, stride=1, padding=k // 2, count_include_pad=True).squeeze(1)
 
         count = local_sum(weight).clamp_min(1.0 / k)
