@@ -23,7 +23,8 @@ One JSON file per case::
 ``window_index`` is the window whose score completed the event, or ``len(windows)`` for an event
 that the end of the stream closed (``EventDetector.finish``). Windows include the ones that
 ``CryStream.flush`` scores (those still waiting for their right context, and a partial last one).
-For ``stream`` cases, ``model`` also gives the grid's ``tail_samples`` and ``context_samples``, and
+For ``stream`` cases, ``model`` also gives the grid's ``tail_samples``, ``context_before_samples`` and
+``context_after_samples``, and
 each window the samples ``[span_start, span_end)`` of the one model run that scored it and
 ``detected_sample``, the stream position at which its score, and an event it completes, was known
 (an event closed by the end of the stream was known at ``num_samples``). ``metadata`` lets the Java side check that it derives the same window,
@@ -256,7 +257,8 @@ def stream_case(
             "file_sha256": m.file_sha256,
             "file": clf.path.name,
             "tail_samples": g.tail,
-            "context_samples": g.context,
+            "context_before_samples": g.context_before,
+            "context_after_samples": g.context_after,
         },
         "metadata": {k: v for k, v in m.raw.items() if k.startswith("infantcry.")},
         "labels": list(m.labels),

@@ -10,9 +10,9 @@ How a clip is scored
     * a model with window outputs (``infantcry_sdk.contract``; every model the toolchain now
       builds) scores all windows of a clip in **one pass**: each second of audio goes through the
       network once, not once per window that holds it. A window's score depends on the audio of
-      the window and of its context (one window either side, checked at load); clips longer than
-      about a minute are scored in segments that overlap by that context, so every window sees
-      the same audio as in one pass over the whole clip;
+      the window and of its context before and after it (the model's, checked at load); clips
+      longer than about a minute are scored in segments that overlap by that context, so every
+      window sees the same audio as in one pass over the whole clip;
     * a model without them gets each window cut by the SDK and scored alone (a partial window
       holds only the clip's last samples), in batches of bounded size.
 

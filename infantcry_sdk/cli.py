@@ -130,6 +130,8 @@ def _info(args: argparse.Namespace) -> int:
         "stream_min_off_windows", "cause_status", "cause_status_reason",
     ):
         print(f"{key:22} {info[key]}")
+    grid = info["window_grid"]  # what the stream waits for after a window is its detection delay floor
+    print(f"{'context':22} {grid['context_before']} samples before each window, {grid['context_after']} after")
     for arg in info["inputs"] + info["outputs"]:
         print(f"{'graph':22} {arg['name']} {arg['type']} {arg['shape']}")
     print(f"{'training_summary':22} {info['training_summary']}")

@@ -15,9 +15,11 @@ Window ``w`` covers ``window_seconds`` from ``w * hop_seconds``; a window starts
 model's frame grid has audio left, so the last one may run past the end of the input and then holds
 only its real part (audio shorter than one model frame past the last window starts none). An input of
 exactly ``window_seconds + (k - 1) * hop_seconds`` gives exactly ``k`` windows. A window's outputs may
-depend on at most one window of audio either side of it. At load the SDK measures the frame (the
-grid's ``tail``, :mod:`infantcry_sdk.windows`), checks the window counts for every ``k`` up to a bound
-derived from window, hop and that context, and checks the context on a noise probe. The first two outputs pool the whole input; for an input of one window they are that window's
+depend on audio up to ``context_before_samples`` before it and ``context_after_samples`` after it
+(optional keys; one window each where absent; a causal model declares 0 after, so a stream scores a
+window as soon as it ends). At load the SDK measures the frame (the grid's ``tail``,
+:mod:`infantcry_sdk.windows`), checks the window counts for every ``k`` up to a bound derived from
+window, hop and that context, and checks the context on a noise probe. The first two outputs pool the whole input; for an input of one window they are that window's
 scores, so a caller that cuts windows itself (streaming) needs only them.
 """
 from __future__ import annotations
@@ -58,6 +60,11 @@ KEY_STREAM_OFF_THRESHOLD = _P + "stream_off_threshold"  # default: 0.6 x the on 
 KEY_STREAM_SMOOTHING_WINDOWS = _P + "stream_smoothing_windows"  # default: 1
 KEY_STREAM_MIN_ON_WINDOWS = _P + "stream_min_on_windows"  # default: 1
 KEY_STREAM_MIN_OFF_WINDOWS = _P + "stream_min_off_windows"  # default: 2
+#: Audio before and after a window that its window outputs depend on, in samples at ``sample_rate``
+#: (the receptive field of the model's normalisation and convolutions). Default: one window each. The
+#: SDK rounds each up to whole hops and checks it on a noise probe at load.
+KEY_CONTEXT_BEFORE_SAMPLES = _P + "context_before_samples"
+KEY_CONTEXT_AFTER_SAMPLES = _P + "context_after_samples"
 #: Whether the cause head passed the toolchain's test against chance: "supported" or "unsupported".
 #: Only "supported" models ever return a cause; the default is "unsupported".
 KEY_CAUSE_STATUS = _P + "cause_status"

@@ -46,9 +46,10 @@ def default_model_path() -> Path:
 class ModelMetadata:
     """The parsed ``infantcry.*`` metadata of a model file (``raw`` keeps every key as stored).
 
-    The optional stream rules and cause status hold the contract's defaults where the file has no
-    value (:mod:`infantcry_sdk.contract`): on threshold = ``detection_threshold``, off threshold =
-    0.6 x on, smoothing 1, one window opens and two close an event, and the cause "unsupported".
+    The optional stream rules, cause status and window contexts hold the contract's defaults where
+    the file has no value (:mod:`infantcry_sdk.contract`): on threshold = ``detection_threshold``, off
+    threshold = 0.6 x on, smoothing 1, one window opens and two close an event, the cause
+    "unsupported", and one window of context before and after each window.
     """
 
     schema_version: str
@@ -70,6 +71,8 @@ class ModelMetadata:
     stream_min_off_windows: int
     cause_status: str
     cause_status_reason: str
+    context_before_samples: int = 0
+    context_after_samples: int = 0
 
     @property
     def window_samples(self) -> int:
@@ -110,6 +113,8 @@ class ModelMetadata:
             "stream_min_off_windows": self.stream_min_off_windows,
             "cause_status": self.cause_status,
             "cause_status_reason": self.cause_status_reason,
+            "context_before_samples": self.context_before_samples,
+            "context_after_samples": self.context_after_samples,
         }
 
 
@@ -155,6 +160,20 @@ def _stream_rules(raw: Mapping[str, str], path: Path | str, detection_threshold:
         name: int(_optional(raw, key, default, path, int, 1, MAX_STREAM_WINDOWS)) for name, (key, default) in counts.items()
     }
     return {"stream_on_threshold": on, "stream_off_threshold": off, **rules}
+
+
+#: Longest context before or after a window a model may declare, in windows (bounds the stream's memory).
+MAX_CONTEXT_WINDOWS = 8
+
+
+def _contexts(raw: Mapping[str, str], path: Path | str, window_samples: int) -> dict:
+    """The optional context keys, checked, with the contract's default of one window each."""
+    hi = MAX_CONTEXT_WINDOWS * window_samples
+    return {
+        name: int(_optional(raw, key, window_samples, path, int, 0, hi))
+        for name, key in (("context_before_samples", contract.KEY_CONTEXT_BEFORE_SAMPLES),
+                          ("context_after_samples", contract.KEY_CONTEXT_AFTER_SAMPLES))
+    }
 
 
 def _cause_status(raw: Mapping[str, str], path: Path | str) -> dict:
@@ -216,6 +235,7 @@ def parse_metadata(raw: Mapping[str, str], path: Path | str = "<model>") -> Mode
         raw=MappingProxyType(dict(raw)),
         **_stream_rules(raw, path, detection_threshold),
         **_cause_status(raw, path),
+        **_contexts(raw, path, window_samples),
     )
 
 
@@ -358,7 +378,7 @@ def _check_window_grid(model: LoadedModel) -> None:
     the whole probe, within :data:`CONTEXT_TOLERANCE`; otherwise windows scored in segments or by a
     stream would differ from ``predict``'s."""
     g = model.grid
-    bound = (2 * g.context + g.window) // g.hop + 2
+    bound = g.span_samples // g.hop + 2
     for k in range(1, bound + 1):
         n = g.window + (k - 1) * g.hop + g.tail - 1
         for length, want in ((n, k), (n + 1, k + 1)):
@@ -373,7 +393,8 @@ def _check_window_grid(model: LoadedModel) -> None:
         alone = model.run_windows(probe[None, lo:hi])[0][0][(k * g.hop - lo) // g.hop]
         if abs(alone - whole[k]) > CONTEXT_TOLERANCE:
             raise _geometry_error(model, f"score window {k} {abs(alone - whole[k]):.2g} apart from its "
-                                         f"span of {g.context} samples of context either side")
+                                         f"span ({g.context_before} samples of context before it, "
+                                         f"{g.context_after} after it)")
 
 
 def _grid(model: LoadedModel) -> WindowGrid:
@@ -381,8 +402,11 @@ def _grid(model: LoadedModel) -> WindowGrid:
     m = model.metadata
     if not model.window_outputs:  # the SDK cuts windows: a partial last window must hold min_samples
         return WindowGrid(m.window_samples, m.hop_samples, max(1, m.min_samples - (m.window_samples - m.hop_samples)))
-    context = -(-m.window_samples // m.hop_samples) * m.hop_samples  # one window, in whole hops
-    return WindowGrid(m.window_samples, m.hop_samples, _measure_tail(model), context)
+    def whole_hops(samples: int) -> int:
+        return -(-samples // m.hop_samples) * m.hop_samples
+
+    return WindowGrid(m.window_samples, m.hop_samples, _measure_tail(model),
+                      whole_hops(m.context_before_samples), whole_hops(m.context_after_samples))
 
 
 def _read(path: str | Path | None) -> tuple[Path, bytes]:

@@ -10,12 +10,14 @@ Rules (the Android port mirrors them; :mod:`infantcry_sdk.events` holds the hyst
   the whole recording at once, so results do not depend on how the audio was chunked.
 * Windows: the model's grid (:mod:`infantcry_sdk.windows`), the one ``predict`` scores. Window ``k``
   covers ``[k*hop, k*hop + window)`` at the model rate and is scored, through the same code as
-  ``predict``, from its span: the window and ``context`` samples either side (one window for a model
-  with window outputs, none otherwise). It is scored as soon as its span has arrived, so its score
-  equals ``predict``'s for the same recording (to float32 rounding), however the audio was chunked.
-  Windows completed by one push are scored together, at most ``max_batch_windows`` per run.
-* Memory: a :class:`~infantcry_sdk.windows.SampleBuffer` of ``2 * context + window +
-  (max_batch_windows - 1) * hop`` samples; it does not grow with the stream.
+  ``predict``, from its span: the window and the grid's context before and after it (the model's
+  ``context_*_samples`` in whole hops for a model with window outputs, none otherwise). It is scored
+  as soon as its span has arrived, so its score equals ``predict``'s for the same recording (to
+  float32 rounding), however the audio was chunked; the context after a window is thus the stream's
+  delay (none for a causal model). Windows completed by one push are scored together, at most
+  ``max_batch_windows`` per run.
+* Memory: a :class:`~infantcry_sdk.windows.SampleBuffer` of the span of one window (``context_before
+  + window + context_after``) and ``max_batch_windows - 1`` hops; it does not grow with the stream.
 * Events: each window's stream score (the mean cry probability of the last ``smoothing_windows``
   windows, :class:`~infantcry_sdk.events.ScoreSmoother`) goes to
   :class:`~infantcry_sdk.events.EventDetector`: ``min_on_windows`` consecutive scores >=
@@ -144,7 +146,7 @@ class CryStream:
             else None
         )
         g = self.grid
-        self._buffer = SampleBuffer(2 * g.context + g.window + (self.options.max_batch_windows - 1) * g.hop)
+        self._buffer = SampleBuffer(g.span_samples + (self.options.max_batch_windows - 1) * g.hop)
         self._smoother = ScoreSmoother(self.smoothing_windows)
         self._detector = EventDetector(self.rules, meta.labels, self.model_rate)
         self.last_window: WindowScore | None = None
@@ -174,8 +176,8 @@ class CryStream:
 
     @property
     def delay_samples(self) -> int:
-        """Audio past a window's end that the stream waits for before scoring it (its context)."""
-        return self.grid.context
+        """Audio past a window's end that the stream waits for before scoring it (its context after)."""
+        return self.grid.context_after
 
     # -- feeding ----------------------------------------------------------------------------
     def push(self, chunk: np.ndarray) -> list[CryEvent]:

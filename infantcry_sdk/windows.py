@@ -12,12 +12,14 @@ All positions are samples at the model rate.
   audio. ``tail`` is the model's: the fewest new samples its frame grid turns into a frame
   (measured at load for a model with window outputs), else enough that a partial window holds
   ``min_samples``.
-* A window's score may depend on audio up to ``context`` samples either side of it (0: the window
-  alone; for a model with window outputs, through its convolutions and local normalisation). Scoring
-  windows ``first .. stop - 1`` therefore needs the span ``[first * hop - context, (stop - 1) * hop +
-  window + context)`` clipped to the recording, and a stream can score window ``k`` once it holds
-  ``k * hop + window + context`` samples. Spans start on the hop grid (``context`` is whole hops), so
-  window ``k`` is window ``k - lo / hop`` of a span that starts at ``lo``.
+* A window's score may depend on audio up to ``context_before`` samples before it and
+  ``context_after`` samples after it (0: the window alone; for a model with window outputs, through
+  its convolutions and local normalisation: one window either side for a centred model, none after
+  for a causal one). Scoring windows ``first .. stop - 1`` therefore needs the span
+  ``[first * hop - context_before, (stop - 1) * hop + window + context_after)`` clipped to the
+  recording, and a stream can score window ``k`` once it holds ``k * hop + window + context_after``
+  samples: ``context_after`` is the stream's delay. Spans start on the hop grid (both contexts are
+  whole hops), so window ``k`` is window ``k - lo / hop`` of a span that starts at ``lo``.
 """
 from __future__ import annotations
 
@@ -29,20 +31,29 @@ import numpy as np
 
 @dataclass(frozen=True)
 class WindowGrid:
-    """Window length, hop, the tail that starts a partial window, and the context of a window's score."""
+    """Window length, hop, the tail that starts a partial window, and the audio before and after a
+    window that its score depends on."""
 
     window: int
     hop: int
     tail: int = 1
-    context: int = 0
+    context_before: int = 0
+    context_after: int = 0
 
     def __post_init__(self) -> None:
         if not 1 <= self.hop <= self.window:
             raise ValueError(f"need 1 <= hop <= window, got hop {self.hop}, window {self.window}")
         if not 1 <= self.tail <= self.hop:
             raise ValueError(f"need 1 <= tail <= hop, got tail {self.tail}, hop {self.hop}")
-        if self.context < 0 or self.context % self.hop:
-            raise ValueError(f"context must be a whole number of hops, got {self.context} (hop {self.hop})")
+        for name in ("context_before", "context_after"):
+            value = getattr(self, name)
+            if value < 0 or value % self.hop:
+                raise ValueError(f"{name} must be a whole number of hops, got {value} (hop {self.hop})")
+
+    @property
+    def span_samples(self) -> int:
+        """Samples scoring one window needs: its context before, itself and its context after."""
+        return self.context_before + self.window + self.context_after
 
     def count(self, n: int) -> int:
         """How many windows a recording of ``n`` samples has (>= 1)."""
@@ -62,21 +73,21 @@ class WindowGrid:
     def span(self, first: int, stop: int, n: int | None = None) -> tuple[int, int]:
         """Samples ``[lo, hi)`` that scoring windows ``first .. stop - 1`` needs; ``n`` None = the
         recording goes on past ``hi``."""
-        lo = max(0, first * self.hop - self.context)
-        hi = (stop - 1) * self.hop + self.window + self.context
+        lo = max(0, first * self.hop - self.context_before)
+        hi = (stop - 1) * self.hop + self.window + self.context_after
         return lo, hi if n is None else min(n, hi)
 
     def ready(self, received: int) -> int:
         """Windows a stream can score, context included, once it holds ``received`` samples and more
         may follow: windows ``0 .. ready - 1``."""
-        return max(0, (received - self.window - self.context) // self.hop + 1)
+        return max(0, (received - self.window - self.context_after) // self.hop + 1)
 
     @functools.lru_cache(maxsize=256)  # noqa: B019 (grids are few, small and immutable)
     def segments(self, n: int, max_samples: int) -> tuple[tuple[int, int, int, int], ...]:
         """``(first, stop, lo, hi)`` per segment of at most about ``max_samples``: windows
         ``first .. stop - 1`` of a recording of ``n`` samples are scored from samples ``[lo, hi)``.
         Depends only on the lengths, so it is computed once per length."""
-        per = max(1, (max_samples - self.window - 2 * self.context) // self.hop + 1)
+        per = max(1, (max_samples - self.span_samples) // self.hop + 1)
         total = self.count(n)
         return tuple((first, min(total, first + per), *self.span(first, min(total, first + per), n))
                      for first in range(0, total, per))

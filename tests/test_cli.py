@@ -87,9 +87,11 @@ def test_info(toy_model_path, capsys):
     assert main(["info", str(toy_model_path)]) == 0
     out = capsys.readouterr().out
     assert "detection_threshold" in out and "waveform" in out and "toy-1" in out
+    assert "0 samples before each window, 0 after" in out  # cut windows: scored alone
     assert main(["info", str(toy_model_path), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["labels"][0] == "hungry" and info["file_bytes"] == toy_model_path.stat().st_size
+    assert info["window_grid"]["context_after"] == 0 and info["context_after_samples"] == info["window_grid"]["window"]
 
 
 def test_usage_errors_exit_2(capsys):

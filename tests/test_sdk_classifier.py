@@ -195,7 +195,7 @@ def test_resampling_equivalence(toy_classifier, synth_cry, level):
 def test_predict_windows_follow_the_grid(toy_classifier, synth_cry):
     """A partial last window holds only the clip's tail; the count is the grid's."""
     g = toy_classifier.grid
-    assert (g.window, g.hop, g.tail, g.context) == (16000, 8000, 1, 0)
+    assert (g.window, g.hop, g.tail, g.context_before, g.context_after) == (16000, 8000, 1, 0, 0)
     for n in (4000, 16000, 16001, 24000, 24001, 37777):
         x = synth_cry(SR, n / SR)
         assert toy_classifier.predict(x, SR).windows == g.count(n)

@@ -226,6 +226,9 @@ def test_toy_model_command_and_contract(tmp_path, capsys):
         (contract.KEY_STREAM_MIN_ON_WINDOWS, "2.5"),
         (contract.KEY_STREAM_MIN_OFF_WINDOWS, "100000"),
         (contract.KEY_CAUSE_STATUS, "maybe"),
+        (contract.KEY_CONTEXT_AFTER_SAMPLES, "-1"),
+        (contract.KEY_CONTEXT_BEFORE_SAMPLES, "1e9"),
+        (contract.KEY_CONTEXT_BEFORE_SAMPLES, "99999999"),  # more than 8 windows
     ],
 )
 def test_bad_optional_keys_are_refused(tmp_path, key, value):
@@ -242,6 +245,9 @@ def test_optional_keys_default_to_the_contract(toy_classifier):
     assert m.cause_status == "unsupported" and not m.cause_supported
     assert m.cause_status_reason == contract.DEFAULT_CAUSE_STATUS_REASON
     assert m.to_dict()["cause_status"] == "unsupported"
+    assert m.context_before_samples == m.context_after_samples == m.window_samples
+    # a model without window outputs is cut into windows scored alone: no context, whatever it declares
+    assert (toy_classifier.grid.context_before, toy_classifier.grid.context_after) == (0, 0)
 
 
 # -- external data (red team 3.1) ---------------------------------------------------------------

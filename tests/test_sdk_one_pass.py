@@ -15,9 +15,11 @@ import onnx
 import pytest
 
 from export.modelfile.metadata import read_metadata, rewrite_metadata
+from export.modelfile.onnx_export import export_student_onnx
+from export.models.student import StudentConfig
 from infantcry_sdk import CryClassifier, ModelError, classifier, contract
-from test_onnx_export import exported_default_student
-from test_student import tones
+from test_onnx_export import contract_metadata, exported_default_student
+from test_student import settled_student, tones
 
 pytestmark = pytest.mark.slow
 RATE = 16_000
@@ -45,7 +47,10 @@ def _clip(seconds: float, seed: int = 0) -> np.ndarray:
 def test_the_exported_student_has_window_outputs(clf: CryClassifier) -> None:
     assert clf._model.window_outputs
     assert clf.metadata.window_samples == 2 * clf.metadata.hop_samples
-    assert clf.grid.context == clf.metadata.window_samples and 1 <= clf.grid.tail <= clf.metadata.min_samples
+    g, m = clf.grid, clf.metadata
+    assert g.context_before == g.context_after == m.window_samples and 1 <= g.tail <= m.min_samples
+    # the receptive field the exporter declares, which the grid rounds up to whole hops
+    assert (m.context_before_samples, m.context_after_samples) == StudentConfig().context_samples() == (24480, 22960)
 
 
 @pytest.mark.parametrize("k", [1, 2, 6])
@@ -77,7 +82,7 @@ def test_long_clips_go_in_segments_that_score_as_one_pass(clf: CryClassifier, mo
     x = _clip(20.0, seed=4)
     whole_cry, _ = clf._model.run_windows(x[None, :])
     # segments of 4 windows (plus their context): 20 s needs 6 runs instead of 1
-    monkeypatch.setattr(classifier, "MAX_BATCH_SAMPLES", g.window + 2 * g.context + 3 * g.hop)
+    monkeypatch.setattr(classifier, "MAX_BATCH_SAMPLES", g.span_samples + 3 * g.hop)
     segments = list(g.segments(x.size, classifier.MAX_BATCH_SAMPLES))
     assert len(segments) > 1 and all(stop - first == 4 for first, stop, _, _ in segments[:-1])
     cry, _ = clf._score(x)
@@ -102,3 +107,42 @@ def test_window_outputs_that_disagree_with_the_metadata_are_refused(model_path: 
     bad = rewrite_metadata(model_path, tmp_path / "hop.onnx", {contract.KEY_HOP_SECONDS: "0.48"})  # re-sealed
     with pytest.raises(ModelError, match="windows"):
         CryClassifier.load(bad)
+
+
+def test_a_model_that_claims_less_context_than_it_has_is_refused(model_path: Path, tmp_path: Path) -> None:
+    """A centred student declaring itself causal would make streams score windows before the audio
+    they depend on has arrived; the load check catches it on its noise probe."""
+    bad = rewrite_metadata(model_path, tmp_path / "claims_causal.onnx", {contract.KEY_CONTEXT_AFTER_SAMPLES: "0"})
+    with pytest.raises(ModelError, match="context before it"):
+        CryClassifier.load(bad)
+
+
+@pytest.fixture(scope="module")
+def causal(tmp_path_factory: pytest.TempPathFactory) -> CryClassifier:
+    path = tmp_path_factory.mktemp("causal") / "causal_fp32.onnx"
+    export_student_onnx(settled_student(StudentConfig(causal=True)), path, contract_metadata())
+    return CryClassifier.load(path)
+
+
+def test_a_causal_student_is_scored_as_soon_as_each_window_ends(causal: CryClassifier) -> None:
+    g, m = causal.grid, causal.metadata
+    assert (m.context_before_samples, m.context_after_samples) == (48960, 0)
+    assert (g.context_before, g.context_after) == (4 * g.hop, 0)  # 3.06 s rounded up to 4 hops
+    x = _clip(12.0, seed=5)
+    want, _ = causal._model.run_windows(x[None, :])
+    stream = causal.stream(RATE)
+    assert stream.delay_samples == 0
+    scored: list[tuple[int, float]] = []  # (samples pushed before the push that scored it, score)
+    stream.on_window = lambda w: scored.append((i, w.cry_probability))
+    rng = np.random.default_rng(0)
+    i = 0
+    while i < x.size:  # random chunks
+        n = int(rng.integers(100, 4000))
+        stream.push(x[i : i + n])
+        i += n
+    full = (x.size - g.window) // g.hop + 1  # windows that end inside the clip
+    # each full window is scored by the push that completes it: none before, none later
+    assert all(before < k * g.hop + g.window <= before + 4000 for k, (before, _) in enumerate(scored[:full]))
+    stream.flush()
+    assert len(scored) == want.shape[1] > full
+    assert np.abs(np.array([p for _, p in scored]) - want[0]).max() <= 1e-5

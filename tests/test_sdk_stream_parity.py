@@ -96,7 +96,7 @@ def test_long_clips_are_scored_in_segments_that_equal_one_pass(student, real_cli
     g = student.grid
     x = np.concatenate([audio.load(c, r, student.sample_rate) for c, r in real_clips])[: 40 * 16000 + 4321]
     whole = student._model.run_windows(x[None])[0][0]
-    monkeypatch.setattr(classifier, "MAX_BATCH_SAMPLES", g.window + 2 * g.context + 5 * g.hop)
+    monkeypatch.setattr(classifier, "MAX_BATCH_SAMPLES", g.span_samples + 5 * g.hop)
     assert len(list(g.segments(x.shape[0], classifier.MAX_BATCH_SAMPLES))) > 4
     segmented, _ = student._score(x)
     assert segmented.shape == whole.shape and np.abs(segmented - whole).max() <= TOL

@@ -16,7 +16,7 @@ def test_counts_and_starts():
 
 
 def test_spans_and_readiness_with_context():
-    g = WindowGrid(window=100, hop=50, tail=1, context=100)
+    g = WindowGrid(window=100, hop=50, tail=1, context_before=100, context_after=100)
     assert g.span(0, 1) == (0, 200)
     assert g.span(3, 5) == (50, 400)
     assert g.span(3, 5, n=330) == (50, 330)
@@ -24,9 +24,15 @@ def test_spans_and_readiness_with_context():
     assert WindowGrid(100, 50).ready(100) == 1
 
 
+def test_a_causal_grid_needs_context_before_only():
+    g = WindowGrid(window=100, hop=50, tail=1, context_before=150, context_after=0)
+    assert g.span(4, 5) == (50, 300) and g.span_samples == 250
+    assert [g.ready(n) for n in (99, 100, 149, 150)] == [0, 1, 1, 2]  # each window as soon as it ends
+
+
 @pytest.mark.parametrize("n", [1, 99, 100, 101, 1000, 12345])
 def test_segments_cover_every_window_once(n):
-    g = WindowGrid(window=100, hop=50, tail=7, context=50)
+    g = WindowGrid(window=100, hop=50, tail=7, context_before=100, context_after=50)
     segs = list(g.segments(n, max_samples=400))
     assert [k for first, stop, _, _ in segs for k in range(first, stop)] == list(range(g.count(n)))
     for first, stop, lo, hi in segs:
@@ -34,7 +40,8 @@ def test_segments_cover_every_window_once(n):
         assert hi - lo <= 400 or stop - first == 1
 
 
-@pytest.mark.parametrize("kwargs", [dict(window=10, hop=11), dict(window=10, hop=5, tail=6), dict(window=10, hop=5, context=3),
+@pytest.mark.parametrize("kwargs", [dict(window=10, hop=11), dict(window=10, hop=5, tail=6), dict(window=10, hop=5, context_before=3),
+                                    dict(window=10, hop=5, context_after=-5),
                                     dict(window=10, hop=0), dict(window=10, hop=5, tail=0)])
 def test_bad_grids(kwargs):
     with pytest.raises(ValueError):

@@ -44,7 +44,7 @@ def side_streams(ctx: DataContext, data_root: Path, side: str, config: HomeDayCo
 def model_context_seconds(clf) -> float:
     """How much audio after a window the model's stream waits for before scoring it
     (``clf``: a loaded :class:`infantcry_sdk.CryClassifier`)."""
-    return clf.grid.context / SAMPLE_RATE
+    return clf.grid.context_after / SAMPLE_RATE
 
 
 def sdk_window_scores(clf, audio: np.ndarray) -> np.ndarray:

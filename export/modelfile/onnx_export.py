@@ -280,11 +280,17 @@ def export_student_onnx(
     with window outputs when the model supports them (:func:`window_frames_for`).
 
     Checks before writing: ``onnx.checker`` (full), contract io, no STFT/DFT, no folded constant
-    larger than ``fold_limit`` elements besides the model's own parameters, every metadata key.
+    larger than ``fold_limit`` elements besides the model's own parameters, every metadata key. A
+    model with window outputs also gets its context keys (``CryStudent``'s receptive field).
     """
     n_causes = int(getattr(getattr(model, "config", None), "n_causes", 0)) or None
     check_metadata(metadata, n_causes)
-    proto = to_onnx_proto(model, opset=opset, fold_limit=fold_limit, windows=window_frames_for(model, metadata))
+    windows = window_frames_for(model, metadata)
+    proto = to_onnx_proto(model, opset=opset, fold_limit=fold_limit, windows=windows)
+    if windows is not None:  # the window outputs' receptive field, which the SDK's grid and stream use
+        before, after = model.config.context_samples()
+        metadata = {**metadata, contract.KEY_CONTEXT_BEFORE_SAMPLES: str(before),
+                    contract.KEY_CONTEXT_AFTER_SAMPLES: str(after)}
     # Parameters become initializers named after their state-dict keys (prefixed "model."), or a
     # folded copy (e.g. batch norm folded into the conv); either way at most their own size.
     param_sizes = sorted((p.numel() for p in model.state_dict().values()), reverse=True)

@@ -47,6 +47,10 @@ public final class Contract {
     public static final String KEY_STREAM_SMOOTHING_WINDOWS = P + "stream_smoothing_windows";
     public static final String KEY_STREAM_MIN_ON_WINDOWS = P + "stream_min_on_windows";
     public static final String KEY_STREAM_MIN_OFF_WINDOWS = P + "stream_min_off_windows";
+    /** Audio before a window that its window outputs depend on, in samples; default: one window. */
+    public static final String KEY_CONTEXT_BEFORE_SAMPLES = P + "context_before_samples";
+    /** Audio after a window that its window outputs depend on (0 for a causal model); default: one window. */
+    public static final String KEY_CONTEXT_AFTER_SAMPLES = P + "context_after_samples";
     /** "supported" or "unsupported"; only a supported cause head ever answers. */
     public static final String KEY_CAUSE_STATUS = P + "cause_status";
     /** One line: the test of the cause head and its result. */

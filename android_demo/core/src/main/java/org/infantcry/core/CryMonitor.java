@@ -11,8 +11,8 @@ import java.util.List;
  * <p>Push chunks of any size (int16 PCM or float in [-1, 1]) at the model's sample rate (the app
  * records at that rate, so unlike the Python stream there is no resampler). Windows follow the
  * model's grid: window {@code k} covers {@code [k*hop, k*hop + window)} and is scored as soon as its
- * span has arrived, the window and {@code context} samples either side ({@code k*hop + window +
- * context} samples in all), from that span, one window per scorer call. Each score is checked
+ * span has arrived, the window and its context before and after it (up to {@code k*hop + window +
+ * contextAfter}), from that span, one window per scorer call. Each score is checked
  * (finite, else {@link WindowScorer.ScoringException}) and clipped to [0, 1] as the Python SDK does.
  * The detector sees each window's stream score: the mean cry probability of the last {@code
  * stream_smoothing_windows} windows ({@link StreamSmoother}; 1 = the window itself). Each event
@@ -120,9 +120,9 @@ public final class CryMonitor {
         return next;
     }
 
-    /** Audio past a window's end that the monitor waits for before scoring it (its context). */
+    /** Audio past a window's end that the monitor waits for before scoring it (its context after). */
     public int delaySamples() {
-        return grid.context;
+        return grid.contextAfter;
     }
 
     public EventDetector detector() {

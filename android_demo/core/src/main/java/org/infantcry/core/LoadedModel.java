@@ -109,7 +109,8 @@ public final class LoadedModel implements WindowScorer, AutoCloseable {
                 return loaded;
             }
             WindowGrid measured = new WindowGrid(info.windowSamples, info.hopSamples, loaded.measureTail(),
-                    WindowGrid.windowOutputContext(info.windowSamples, info.hopSamples));
+                    WindowGrid.wholeHops(info.contextBeforeSamples, info.hopSamples),
+                    WindowGrid.wholeHops(info.contextAfterSamples, info.hopSamples));
             return new LoadedModel(session, info, source, true, measured);
         } catch (Exception | Error e) {
             session.close();

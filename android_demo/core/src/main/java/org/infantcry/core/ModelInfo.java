@@ -52,6 +52,11 @@ public final class ModelInfo {
     public final String causeStatusReason;
     /** All metadata entries, unmodifiable (other keys included). */
     public final Map<String, String> metadata;
+    /** Audio before and after a window that its window outputs depend on, in samples (one window each by default). */
+    public final int contextBeforeSamples;
+    public final int contextAfterSamples;
+    /** Longest context a model may declare, in windows (as infantcry_sdk.model.MAX_CONTEXT_WINDOWS). */
+    public static final int MAX_CONTEXT_WINDOWS = 8;
 
     private ModelInfo(Map<String, String> meta) {
         // Same checks, same order and same ranges as infantcry_sdk.model.parse_metadata.
@@ -102,6 +107,15 @@ public final class ModelInfo {
         }
         causeStatusReason = optional(
                 meta, Contract.KEY_CAUSE_STATUS_REASON, Contract.DEFAULT_CAUSE_STATUS_REASON);
+        contextBeforeSamples = optionalContext(meta, Contract.KEY_CONTEXT_BEFORE_SAMPLES, windowSamples);
+        contextAfterSamples = optionalContext(meta, Contract.KEY_CONTEXT_AFTER_SAMPLES, windowSamples);
+    }
+
+    /** A declared context in [0, MAX_CONTEXT_WINDOWS windows], or one window when the key is absent. */
+    private static int optionalContext(Map<String, String> meta, String key, int windowSamples) {
+        return meta.containsKey(key)
+                ? (int) integer(meta, key, 0, (long) MAX_CONTEXT_WINDOWS * windowSamples)
+                : windowSamples;
     }
 
     /** True when the model says its cause head passed its test; otherwise no cause is ever given. */

@@ -95,7 +95,7 @@ public class CryMonitorTest {
             seen[0] = span;
             return new WindowScorer.Score[] {new WindowScorer.Score(0f, new float[] {0.5f, 0.5f})};
         };
-        CryMonitor m = new CryMonitor(capture, new WindowGrid(4, 4, 1, 0), new EventDetector(RULES, LABELS, 1000), 1);
+        CryMonitor m = new CryMonitor(capture, new WindowGrid(4, 4, 1, 0, 0), new EventDetector(RULES, LABELS, 1000), 1);
         assertNull(m.lastScore());
         m.push(new short[] {-32768, 0, 16384, 32767});
         assertEquals(-1f, seen[0][0], 0f);
@@ -171,7 +171,7 @@ public class CryMonitorTest {
         final float[] next = {1.5f, -0.25f};
         WindowScorer wild = (span, skip, count) ->
                 new WindowScorer.Score[] {new WindowScorer.Score(next[0], new float[] {next[1], 1.0001f})};
-        CryMonitor m = new CryMonitor(wild, new WindowGrid(4, 4, 1, 0), new EventDetector(RULES, LABELS, 1000), 1);
+        CryMonitor m = new CryMonitor(wild, new WindowGrid(4, 4, 1, 0, 0), new EventDetector(RULES, LABELS, 1000), 1);
         m.push(new float[4]);
         assertEquals(1f, m.lastScore().cryProbability, 0f);
         assertEquals(0f, m.lastScore().cause(0), 0f);
@@ -205,14 +205,14 @@ public class CryMonitorTest {
     @Test(expected = IllegalArgumentException.class)
     public void scorerWithWrongCauseCountFails() {
         WindowScorer wrong = constant(new WindowScorer.Score(0.9f, new float[] {1f}));
-        new CryMonitor(wrong, new WindowGrid(4, 4, 1, 0), new EventDetector(RULES, LABELS, 1000), 1)
+        new CryMonitor(wrong, new WindowGrid(4, 4, 1, 0, 0), new EventDetector(RULES, LABELS, 1000), 1)
                 .push(new float[4]);
     }
 
     @Test(expected = WindowScorer.ScoringException.class)
     public void scorerWithTooFewScoresFails() {
         WindowScorer none = (span, skip, count) -> new WindowScorer.Score[0];
-        new CryMonitor(none, new WindowGrid(4, 4, 1, 0), new EventDetector(RULES, LABELS, 1000), 1)
+        new CryMonitor(none, new WindowGrid(4, 4, 1, 0, 0), new EventDetector(RULES, LABELS, 1000), 1)
                 .push(new float[4]);
     }
 
@@ -227,7 +227,7 @@ public class CryMonitorTest {
 
     @Test
     public void contextDelaysEachWindowAndFlushScoresTheRestFromOneSpan() {
-        WindowGrid grid = new WindowGrid(500, 250, 40, 500); // a model with window outputs
+        WindowGrid grid = new WindowGrid(500, 250, 40, 500, 500); // a model with window outputs
         final List<String> calls = new ArrayList<>();
         WindowScorer scorer = (span, skip, count) -> {
             calls.add(new Call(span, skip, count).text);

@@ -103,7 +103,8 @@ final class Golden {
         if (model == null) {
             return WindowGrid.forCutWindows(window, hop, (int) lng(g, "min_samples"));
         }
-        return new WindowGrid(window, hop, (int) lng(model, "tail_samples"), (int) lng(model, "context_samples"));
+        return new WindowGrid(window, hop, (int) lng(model, "tail_samples"),
+                (int) lng(model, "context_before_samples"), (int) lng(model, "context_after_samples"));
     }
 
     static List<String> windowsAsStrings(Map<String, Object> g) {

@@ -119,7 +119,7 @@ public class LoadedModelTest {
         session.frameTail = 37;
         LoadedModel m = load();
         assertTrue(m.hasWindowOutputs());
-        assertEquals(new WindowGrid(500, 250, 37, 500), m.grid());
+        assertEquals(new WindowGrid(500, 250, 37, 500, 500), m.grid());
         session.spans.clear();
         float[] span = new float[1300]; // windows 0 .. 4, the last (1000-1300) partial
         span[760] = 0.9f;
@@ -128,6 +128,15 @@ public class LoadedModelTest {
         assertEquals(0.9f, s[0].cryProbability, 0f);
         assertEquals(0.9f, s[1].cryProbability, 0f);
         assertEquals(0.7f, s[1].cause(1), 0f);
+    }
+
+    @Test
+    public void aCausalModelsGridHasNoContextAfterItsWindows() throws Exception {
+        files.put("m.ort", FakeModel.bytes());
+        session = new FakeModel.Session(FakeModel.metadata(
+                Contract.KEY_CONTEXT_BEFORE_SAMPLES, "600", Contract.KEY_CONTEXT_AFTER_SAMPLES, "0"));
+        session.frameTail = 37;
+        assertEquals(new WindowGrid(500, 250, 37, 750, 0), load().grid()); // 600 rounded up to whole hops
     }
 
     @Test

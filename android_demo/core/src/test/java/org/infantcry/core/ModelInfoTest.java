@@ -48,6 +48,18 @@ public class ModelInfoTest {
         assertEquals(0.3, r.causeMinConfidence, 0.0);
         assertEquals(1, info.streamSmoothingWindows);
         assertEquals(Contract.CAUSE_UNSUPPORTED, info.causeStatus);
+        assertEquals(15600, info.contextBeforeSamples); // no context keys: one window each
+        assertEquals(15600, info.contextAfterSamples);
+    }
+
+    @Test
+    public void readsACausalModelsContexts() {
+        Map<String, String> m = toyMetadata();
+        m.put("infantcry.context_before_samples", "48960");
+        m.put("infantcry.context_after_samples", "0");
+        ModelInfo info = ModelInfo.fromMetadata(m);
+        assertEquals(48960, info.contextBeforeSamples);
+        assertEquals(0, info.contextAfterSamples);
     }
 
     @Test
@@ -98,6 +110,9 @@ public class ModelInfoTest {
         assertRejected("infantcry.min_samples", "15601", "outside");
         assertRejected("infantcry.file_sha256", "0".repeat(64), "sealed");
         assertRejected("infantcry.file_sha256", "AB".repeat(32), "sealed");
+        assertRejected("infantcry.context_after_samples", "-1", "outside");
+        assertRejected("infantcry.context_before_samples", "124801", "outside"); // over 8 windows
+        assertRejected("infantcry.context_before_samples", "1.5", "not an integer");
     }
 
     @Test(expected = ModelInfo.InvalidModelException.class)
