@@ -71,8 +71,8 @@ class ModelMetadata:
     stream_min_off_windows: int
     cause_status: str
     cause_status_reason: str
-    context_before_samples: int = 0
-    context_after_samples: int = 0
+    context_before_samples: int
+    context_after_samples: int
 
     @property
     def window_samples(self) -> int:
@@ -402,7 +402,8 @@ def _grid(model: LoadedModel) -> WindowGrid:
     m = model.metadata
     if not model.window_outputs:  # the SDK cuts windows: a partial last window must hold min_samples
         return WindowGrid(m.window_samples, m.hop_samples, max(1, m.min_samples - (m.window_samples - m.hop_samples)))
-    def whole_hops(samples: int) -> int:
+
+    def whole_hops(samples: int) -> int:  # the grid's spans start on the hop grid
         return -(-samples // m.hop_samples) * m.hop_samples
 
     return WindowGrid(m.window_samples, m.hop_samples, _measure_tail(model),
