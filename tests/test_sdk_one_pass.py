@@ -48,9 +48,10 @@ def test_the_exported_student_has_window_outputs(clf: CryClassifier) -> None:
     assert clf._model.window_outputs
     assert clf.metadata.window_samples == 2 * clf.metadata.hop_samples
     g, m = clf.grid, clf.metadata
-    assert g.context_before == g.context_after == m.window_samples and 1 <= g.tail <= m.min_samples
-    # the receptive field the exporter declares, which the grid rounds up to whole hops
-    assert (m.context_before_samples, m.context_after_samples) == StudentConfig().context_samples() == (24480, 22960)
+    assert 1 <= g.tail <= m.min_samples
+    # the receptive field the exporter declares (the default student is causal), in whole hops on the grid
+    assert (m.context_before_samples, m.context_after_samples) == StudentConfig().context_samples() == (48960, 0)
+    assert (g.context_before, g.context_after) == (4 * g.hop, 0)
 
 
 @pytest.mark.parametrize("k", [1, 2, 6])
@@ -109,25 +110,31 @@ def test_window_outputs_that_disagree_with_the_metadata_are_refused(model_path: 
         CryClassifier.load(bad)
 
 
-def test_a_model_that_claims_less_context_than_it_has_is_refused(model_path: Path, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def centred_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("centred") / "centred_fp32.onnx"
+    export_student_onnx(settled_student(StudentConfig(causal=False)), path, contract_metadata())
+    return path
+
+
+def test_a_centred_student_waits_one_window_after_each(centred_path: Path) -> None:
+    clf = CryClassifier.load(centred_path)
+    g, m = clf.grid, clf.metadata
+    assert (m.context_before_samples, m.context_after_samples) == StudentConfig(causal=False).context_samples() == (24480, 22960)
+    assert g.context_before == g.context_after == m.window_samples  # rounded up to whole hops
+
+
+def test_a_model_that_claims_less_context_than_it_has_is_refused(centred_path: Path, tmp_path: Path) -> None:
     """A centred student declaring itself causal would make streams score windows before the audio
     they depend on has arrived; the load check catches it on its noise probe."""
-    bad = rewrite_metadata(model_path, tmp_path / "claims_causal.onnx", {contract.KEY_CONTEXT_AFTER_SAMPLES: "0"})
+    bad = rewrite_metadata(centred_path, tmp_path / "claims_causal.onnx", {contract.KEY_CONTEXT_AFTER_SAMPLES: "0"})
     with pytest.raises(ModelError, match="context before it"):
         CryClassifier.load(bad)
 
 
-@pytest.fixture(scope="module")
-def causal(tmp_path_factory: pytest.TempPathFactory) -> CryClassifier:
-    path = tmp_path_factory.mktemp("causal") / "causal_fp32.onnx"
-    export_student_onnx(settled_student(StudentConfig(causal=True)), path, contract_metadata())
-    return CryClassifier.load(path)
-
-
-def test_a_causal_student_is_scored_as_soon_as_each_window_ends(causal: CryClassifier) -> None:
-    g, m = causal.grid, causal.metadata
-    assert (m.context_before_samples, m.context_after_samples) == (48960, 0)
-    assert (g.context_before, g.context_after) == (4 * g.hop, 0)  # 3.06 s rounded up to 4 hops
+def test_a_causal_student_is_scored_as_soon_as_each_window_ends(clf: CryClassifier) -> None:
+    causal = clf
+    g = causal.grid
     x = _clip(12.0, seed=5)
     want, _ = causal._model.run_windows(x[None, :])
     stream = causal.stream(RATE)

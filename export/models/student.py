@@ -86,7 +86,8 @@ class StudentConfig:
     # Causal in time: the local normalisation averages the norm_frames up to each frame, and every
     # convolution pads time on the left only, so a window's score needs no audio after the window and
     # a stream can score it as soon as it ends (the detection delay; see ``context_samples``).
-    causal: bool = False
+    # On since 0.6.0, chosen on validation over three seeds (docs/decisions.md, "Causal student").
+    causal: bool = True
 
     def __post_init__(self) -> None:
         if self.pooling not in POOLINGS:
