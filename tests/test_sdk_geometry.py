@@ -33,7 +33,8 @@ def _resealed(src: Path, dst: Path, **updates: str) -> Path:
 def test_student_grid_is_measured(student_path):
     clf = CryClassifier.load(student_path)
     g = clf.grid
-    assert (g.window, g.hop, g.context_before, g.context_after) == (30720, 15360, 30720, 30720)
+    # the bundled student is causal: 3.06 s of context before a window (4 hops on the grid), none after
+    assert (g.window, g.hop, g.context_before, g.context_after) == (30720, 15360, 61440, 0)
     assert 1 <= g.tail <= clf.metadata.min_samples
     for n in (g.window + g.tail - 1, g.window + g.tail, g.window + 7 * g.hop + g.tail, 20 * RATE + 123):
         assert clf._model.window_count(n) == g.count(n) == clf.predict(np.zeros(n, np.float32), RATE).windows
