@@ -175,8 +175,9 @@ class CausalConv2d(nn.Conv2d):
     """A convolution over (time, mel) whose time padding is all on the left: output frame ``t``
     sees input frames ``stride * t - (kernel - 1) .. stride * t``, never a later one. The mel axis is
     padded on both sides as usual. Same output length as the centred convolution (kernel 3,
-    padding 1), so :func:`strided_length` holds for both. The exporter folds the zero pad into the
-    Conv's own asymmetric ``pads`` (``export.modelfile.onnx_export``), so it costs no extra node."""
+    padding 1), so :func:`strided_length` holds for both. In the exported graph the onnxscript
+    optimizer that ``export.modelfile.onnx_export`` runs folds this zero pad into the Conv's own
+    asymmetric ``pads``; the causal normalisation's pads stay separate Pad nodes (3 in the graph)."""
 
     def __init__(self, cin: int, cout: int, kernel: int, stride: tuple[int, int], groups: int = 1) -> None:
         super().__init__(cin, cout, kernel, stride=stride, padding=(0, kernel // 2), groups=groups, bias=False)
