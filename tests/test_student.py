@@ -257,7 +257,11 @@ def test_train_student_runs_seeded_and_keeps_the_best_epoch() -> None:
     assert len(h1.epochs) == 2 and h1.distill and 0 <= h1.best_epoch < 2
     assert h1.best_score == max(e.val_score for e in h1.epochs)
     assert {"soft_cry", "soft_cause"} <= set(h1.epochs[0].parts)
-    assert max(calls) <= int(0.6 * SAMPLE_RATE) and len(calls) == 2 * 2 * len(train)
+    from export.training.distill import CropGeometry
+
+    g = CropGeometry.for_student(config, kwargs["student_config"])  # a window and its context
+    assert g.has_context and max(calls) <= g.before + int(0.6 * SAMPLE_RATE) + g.after
+    assert len(calls) == 2 * 2 * len(train)
     for a, b in zip(m1.state_dict().values(), m2.state_dict().values()):
         assert torch.equal(a, b)  # same seed, same model
     cry, causes = predict(m1, [it[1] for it in val])
@@ -404,3 +408,47 @@ def test_augment_fraction_leaves_that_share_of_crops_as_recorded() -> None:
         config = DistillConfig(epochs=2, batch_size=6, clip_seconds=0.6, progress=False, augment_fraction=fraction)
         train_student(train, val, _toy_teacher(train), config, student_config=StudentConfig.tiny(n_causes=3), augmenter=augment)
         assert len(calls) == expected
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_context_crops_train_a_window_on_the_input_it_is_scored_on(causal: bool) -> None:
+    """With ``context_crops`` a training crop is a teacher window plus the clip's audio around it that
+    the student's score depends on, and the student's output on that crop (pooled over the window's
+    own frames) is the window's score in one pass over the whole clip: what the SDK and a stream get."""
+    from export.training.distill import CropGeometry, _crop
+
+    config = StudentConfig(causal=causal)
+    model = settled_student(config)
+    wave = tones(1, 9.0, seed=3)[0]
+    with torch.no_grad():
+        _, _, windows, _ = model.forward_windows(torch.from_numpy(wave)[None], 16, 8)
+    n = windows.shape[1]
+    geometry = CropGeometry.for_student(DistillConfig(context_crops=True), config)
+    before, after = config.context_samples()
+    assert before <= geometry.before < before + geometry.frame and after <= geometry.after < after + geometry.frame
+    assert CropGeometry.for_student(DistillConfig(context_crops=False), config).has_context is False
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(40):
+        scores = (rng.standard_normal(n), rng.standard_normal((n, 5)))
+        crop, target, offset = _crop(wave, geometry, scores, rng)
+        w = int(np.flatnonzero(scores[0] == target[0])[0])
+        seen.add(w)
+        assert offset == min(w * geometry.hop, geometry.before)
+        with torch.no_grad():
+            cry, _ = model(torch.from_numpy(crop)[None], torch.tensor([crop.size]),
+                           torch.tensor([offset // geometry.frame]), geometry.window_frames())
+        assert float(cry[0]) == pytest.approx(float(windows[0, w]), rel=1e-4, abs=1e-4)
+    assert len(seen) > n // 2
+    # without window scores: a random window on the embedding-frame grid, with its context
+    crop, target, offset = _crop(wave, geometry, None, rng)
+    assert target is None and offset % geometry.frame == 0 and crop.size <= geometry.before + geometry.window + geometry.after
+
+
+def test_train_student_with_context_crops_runs() -> None:
+    train, val = _toy_items(10, seed=0), _toy_items(4, seed=1)
+    config = DistillConfig(epochs=1, batch_size=5, clip_seconds=0.48, window_hop_seconds=0.24, progress=False,
+                           context_crops=True)
+    model, history = train_student(train, val, _toy_teacher(train), config, student_config=StudentConfig.tiny(n_causes=3))
+    assert len(history.epochs) == 1 and history.config["context_crops"] is True
+    assert np.isfinite(history.epochs[0].train_loss)

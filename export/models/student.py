@@ -303,11 +303,26 @@ class CryStudent(nn.Module):
         return self.cry(h).squeeze(-1), self.cause(h)
 
     def forward(
-        self, waveform: torch.Tensor, lengths: torch.Tensor | None = None
+        self, waveform: torch.Tensor, lengths: torch.Tensor | None = None,
+        first_frame: torch.Tensor | None = None, n_frames: int | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(cry [B], causes [B, K])`` pooled over every real frame, or with ``first_frame`` and
+        ``n_frames`` over embedding frames ``first_frame[i]`` to ``first_frame[i] + n_frames - 1`` of
+        each clip (its real ones).
+
+        Why the span: a window cut out alone gives its first frames a normalisation and convolutions
+        that see nothing before it, while in a stream (and in one pass over a clip) they see the
+        audio before it. Given that audio as well, a training window gets the input it is scored on
+        (``DistillConfig.context_crops``). The span is an argument of ``forward`` so that it trains
+        through ``DistributedDataParallel`` too."""
         frames, mask = self.frame_embeddings(waveform, lengths)
         if mask is None:
             mask = torch.ones_like(frames[..., 0], dtype=torch.bool)
+        if first_frame is not None:
+            index = torch.arange(frames.shape[1], device=frames.device)[None]
+            real = mask.sum(dim=1)
+            first = torch.minimum(first_frame.to(index.dtype), (real - 1).clamp_min(0))[:, None]  # never empty
+            mask = mask & (index >= first) & (index < first + (n_frames or frames.shape[1]))
         return self._heads(frames, mask)
 
     def forward_windows(

@@ -17,7 +17,10 @@ Training draws a crop of ``clip_seconds`` from each clip (shorter clips are used
 the padded batch, see :class:`export.models.student.CryStudent`). With window-level teacher scores the
 crop is one of the teacher's windows, drawn at random, and its soft target is the teacher's score of
 that very window (negatives included: distillation on all audio, not one score per clip); with
-clip-level scores it is a random crop under the clip's score. It then applies the augmenter (the
+clip-level scores it is a random crop under the clip's score. With ``context_crops`` the crop also
+holds the clip's audio before (and after) the window that the student's score of it depends on, and
+the student pools only the window's own frames (:class:`CropGeometry`): the input the window is
+scored on in a stream. It then applies the augmenter (the
 teacher heard the clean window: the student learns to give the same answer in a noisy room), and
 keeps the weights of the epoch with the best validation score (early stopping on ``patience``).
 Everything is seeded. CPU-sized: a few minutes for ~4k clips on 2 cores with the defaults.
@@ -70,6 +73,11 @@ class DistillConfig:
     augment_fraction: float = 0.6  # share of training crops the augmenter touches; the rest stay as recorded
     cry_window_min_teacher: float | None = None  # cry clips train on windows the teacher scores >= this (None: any)
     ema_decay: float | None = None  # None: keep the best epoch's raw weights; else their moving average (fit.FitSettings)
+    # Each training window comes with the clip's audio before (and after) it that the student's score
+    # depends on (StudentConfig.context_samples), and only the window's own frames are pooled: the
+    # input it gets in a stream and in one pass over a clip (CryStudent.forward). On since 0.7.0,
+    # chosen on validation over three seeds (docs/decisions.md, "Context crops").
+    context_crops: bool = True
     progress: bool = True  # tqdm bars
 
     def __post_init__(self) -> None:
@@ -130,31 +138,74 @@ def _window_choice(window_cry: np.ndarray, is_cry: int, min_teacher: float | Non
     return int(rng.integers(len(window_cry)))
 
 
+@dataclass(frozen=True)
+class CropGeometry:
+    """Samples of a training crop: the ``window`` scored, the ``hop`` between the teacher's windows,
+    and the audio ``before`` and ``after`` the window that comes with it (the student's receptive
+    field in whole embedding frames of ``frame`` samples; both 0 without ``context_crops``)."""
+
+    window: int
+    hop: int
+    before: int = 0
+    after: int = 0
+    frame: int = 1
+
+    @classmethod
+    def for_student(cls, config: "DistillConfig", student: StudentConfig) -> "CropGeometry":
+        window = int(round(config.clip_seconds * SAMPLE_RATE))
+        hop = int(round(config.window_hop_seconds * SAMPLE_RATE))
+        frame = student.embedding_samples
+        if not config.context_crops or student.normalisation != "local":
+            return cls(window, hop, frame=frame)
+        before, after = student.context_samples()
+        whole = lambda n: -(-n // frame) * frame  # noqa: E731 - up to whole embedding frames
+        return cls(window, hop, whole(before), whole(after), frame)
+
+    @property
+    def has_context(self) -> bool:
+        return self.before > 0 or self.after > 0
+
+    def window_frames(self) -> int:
+        return -(-self.window // self.frame)
+
+
 def _crop(
-    wave: np.ndarray, crop: int, hop: int, scores, rng: np.random.Generator, is_cry: int = 0, min_teacher: float | None = None
-) -> tuple[np.ndarray, object]:
-    """A training crop and the teacher's target for it: one of the teacher's windows when ``scores``
-    are per window (:func:`_window_choice`), else a random crop under the clip's score (or no score)."""
+    wave: np.ndarray, geometry: CropGeometry, scores, rng: np.random.Generator, is_cry: int = 0,
+    min_teacher: float | None = None,
+) -> tuple[np.ndarray, object, int]:
+    """A training crop, the teacher's target for it and where its window starts in it (samples).
+
+    The window is one of the teacher's windows when ``scores`` are per window
+    (:func:`_window_choice`), else a random one under the clip's score (or no score); the crop adds
+    the clip's audio up to ``geometry.before`` samples before it and ``geometry.after`` after it."""
     if scores is not None and np.ndim(scores[0]) == 1:
         w = _window_choice(np.asarray(scores[0]), is_cry, min_teacher, rng)
-        return wave[w * hop : w * hop + crop], (float(scores[0][w]), np.asarray(scores[1][w]))
-    return (random_crop(wave, crop, rng) if wave.size > crop else wave), scores
+        start, target = w * geometry.hop, (float(scores[0][w]), np.asarray(scores[1][w]))
+    elif not geometry.has_context:
+        return (random_crop(wave, geometry.window, rng) if wave.size > geometry.window else wave), scores, 0
+    else:
+        starts = max(wave.size - geometry.window, 0) // geometry.frame + 1  # window starts on embedding frames
+        start, target = int(rng.integers(starts)) * geometry.frame, scores
+    lo = max(0, start - geometry.before)
+    return wave[lo : start + geometry.window + geometry.after], target, start - lo
 
 
 def _training_batch(
-    items: Sequence[Item], crop: int, hop: int, rng: np.random.Generator, augmenter: Callable | None,
+    items: Sequence[Item], geometry: CropGeometry, rng: np.random.Generator, augmenter: Callable | None,
     positives_only: bool, teacher: TeacherLogits | None, fraction: float = 1.0, min_teacher: float | None = None,
-) -> tuple[list[np.ndarray], list]:
-    """Crops (augmented) and their teacher targets (None where the teacher did not score the clip)."""
-    waves, targets = [], []
+) -> tuple[list[np.ndarray], list, list[int]]:
+    """Crops (augmented), their teacher targets (None where the teacher did not score the clip) and
+    where each crop's window starts (samples)."""
+    waves, targets, offsets = [], [], []
     for clip_id, wave, is_cry, _ in items:
         scores = teacher.get(clip_id) if teacher else None
-        w, target = _crop(np.asarray(wave, dtype=np.float32), crop, hop, scores, rng, is_cry, min_teacher)
+        w, target, offset = _crop(np.asarray(wave, dtype=np.float32), geometry, scores, rng, is_cry, min_teacher)
         if augmenter is not None and (is_cry or not positives_only) and (fraction >= 1.0 or rng.random() < fraction):
             w = np.asarray(augmenter(w, rng), dtype=np.float32)
         waves.append(w)
         targets.append(target)
-    return waves, targets
+        offsets.append(offset)
+    return waves, targets, offsets
 
 
 def _targets(items: Sequence[Item], teacher: Sequence | TeacherLogits | None, n_causes: int) -> dict[str, torch.Tensor]:
@@ -367,8 +418,8 @@ def train_student(
     pos_weight, cause_weights = loss_weights(train_set, k, config)
     score_fn = val_score or validation_loss_score(pos_weight, cause_weights, config.eval_batch_size)
     steps = math.ceil(len(train_set) / config.batch_size)
-    crop = int(round(config.clip_seconds * SAMPLE_RATE))
-    hop = int(round(config.window_hop_seconds * SAMPLE_RATE))
+    geometry = CropGeometry.for_student(config, student_config)
+    window_frames = geometry.window_frames()
     teacher = teacher_outputs if distill else None
 
     def make_optimizer(model: CryStudent):
@@ -379,14 +430,15 @@ def train_student(
         order = rng.permutation(len(train_set))
         for step in range(steps):
             batch = [train_set[i] for i in order[step * config.batch_size : (step + 1) * config.batch_size]]
-            waves, soft = _training_batch(batch, crop, hop, rng, augmenter, config.augment_positives_only, teacher,
-                                          config.augment_fraction, config.cry_window_min_teacher)
+            waves, soft, offsets = _training_batch(batch, geometry, rng, augmenter, config.augment_positives_only,
+                                                   teacher, config.augment_fraction, config.cry_window_min_teacher)
             x, lengths = pad_batch(waves)
-            yield x, lengths, _targets(batch, soft if teacher is not None else None, k)
+            first_frame = torch.tensor(offsets, dtype=torch.long) // geometry.frame
+            yield x, lengths, first_frame, _targets(batch, soft if teacher is not None else None, k)
 
     def loss(model: CryStudent, batch) -> tuple[torch.Tensor, dict[str, float]]:
-        x, lengths, targets = batch
-        cry_logit, cause_logits = model(x, lengths)
+        x, lengths, first_frame, targets = batch
+        cry_logit, cause_logits = model(x, lengths, first_frame, window_frames)
         return distillation_loss(cry_logit, cause_logits, targets, config, distill=distill,
                                  pos_weight=pos_weight, cause_weights=cause_weights)
 
@@ -403,6 +455,7 @@ def train_student(
 
 
 __all__ = [
+    "CropGeometry",
     "DistillConfig",
     "EpochLog",
     "Item",

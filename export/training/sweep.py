@@ -6,7 +6,8 @@ augmenter and early stopping) with :class:`~export.training.distill.DistillConfi
 plain student and ``"seed": N``. It scores clips as the SDK does (max over windows, torch fp32) and
 appends one JSON line to ``DIR/sweeps/results.jsonl``:
 
-* validation: ROC AUC and F1 at the threshold chosen there (FPR <= 1 %): what a choice is made on;
+* validation: the early-stopping selection score of the kept epoch, ROC AUC and F1 at the
+  threshold chosen there (FPR <= 1 %): what a choice is made on;
 * test: the same threshold's F1, recall, FPR and AUC, for the record only.
 
 ``--score CHECKPOINT`` skips the training and scores a saved student (a stage's
@@ -110,7 +111,8 @@ def sweep_point(run_dir: Path, name: str, overrides: dict, data_root: str | None
     save_student(model, Path(run_dir) / "sweeps" / f"{name}.pt")
     return _record(run_dir, {
         "name": name, "overrides": {**overrides, "distill": distill, "seed": seed, "student": student},
-        "best_epoch": history.best_epoch, "epochs": len(history.epochs), "seconds": round(time.time() - t0),
+        "best_epoch": history.best_epoch, "val_selection_score": round(float(history.best_score), 4),
+        "epochs": len(history.epochs), "seconds": round(time.time() - t0),
         **_evaluate(model, val, test, e.window_seconds, e.hop_seconds, e.max_fpr)})
 
 
