@@ -88,6 +88,26 @@ def hard_negative_section(ctx: DataContext, test: LabelledSide, student: Scores,
     return out
 
 
+#: How many of the highest-scoring test negatives the report lists.
+LOUDEST_NEGATIVES = 10
+
+
+def loudest_negatives_section(ctx: DataContext, test: LabelledSide, student: Scores, stream_on: float,
+                              teacher: dict[str, float], n: int = LOUDEST_NEGATIVES) -> list[dict]:
+    """The test negatives the shipped student scores highest (its loudest window), with the teacher's
+    score: where a monitor's false alarms come from, and whether the teacher already rejects them
+    (a student error) or not (a teacher error). ``stream_on``: the model's stream on threshold."""
+    negatives = [i for i in test.ids if ctx.by_id[i].is_cry is False]
+    p = student.select(negatives).cry_probability
+    out = []
+    for k in np.argsort(-p, kind="stable")[:n]:
+        clip = ctx.by_id[negatives[k]]
+        out.append({"clip_id": clip.clip_id, "source": clip.source, "category": clip.category,
+                    "student_int8": float(p[k]), "teacher": teacher.get(clip.clip_id),
+                    "reaches_stream_on_threshold": bool(p[k] >= stream_on)})
+    return out
+
+
 def agreement_section(ctx: DataContext, test: LabelledSide, student: Scores, threshold: float,
                       teacher: dict[str, float], teacher_threshold: float) -> dict:
     """Per source: how often the shipped student and the teacher make the same call, and how far apart
@@ -131,9 +151,11 @@ def home_sections(run: Run, ctx: DataContext, model: Path, student: Scores, thre
     test, val = ctx.labelled("test"), ctx.labelled("val")
     teacher, t_thr = teacher_test_probabilities(run), float(teacher_report["thresholds"]["detection_threshold"])
     extractor = yamnet_extractor(run)
+    stream_on = CryClassifier.load(model).metadata.stream_on_threshold
     return {
         "monitor": monitor_section(run, ctx, model, extractor),
         "hard_negatives": hard_negative_section(ctx, test, student, threshold, teacher, t_thr),
+        "loudest_negatives": loudest_negatives_section(ctx, test, student, stream_on, teacher),
         "student_teacher_agreement": agreement_section(ctx, test, student, threshold, teacher, t_thr),
         "recall_vs_snr": snr_section(run, ctx, model, threshold, extractor, val),
     }

@@ -493,6 +493,15 @@ def _home_section(rep: Mapping) -> list[str]:
         lines += _table(["group", "clips", "shipped int8 false alarms", "teacher false alarms"], [
             [k, _fmt(v.get("n")), _fmt(v.get("student_int8_false_alarm_rate")), _fmt(v.get("teacher_false_alarm_rate"))]
             for k, v in hard.items()]) + [""]
+    loud = home.get("loudest_negatives") or []
+    if loud:
+        lines += ["### The test negatives the shipped student scores highest", "",
+                  "Its loudest window's probability beside the teacher's clip probability: a negative the teacher "
+                  "rejects is the student's error. Each reaching the stream's on threshold can raise a monitor's "
+                  "false alarm wherever it plays.", ""]
+        lines += _table(["clip", "category", "shipped int8", "teacher", "reaches stream on threshold"], [
+            [v.get("clip_id"), v.get("category"), _fmt(v.get("student_int8")), _fmt(v.get("teacher")),
+             "yes" if v.get("reaches_stream_on_threshold") else "no"] for v in loud]) + [""]
     snr = home.get("recall_vs_snr") or {}
     teacher_snr = _get(rep, "detection.recall_vs_snr") or {}
     if snr:
