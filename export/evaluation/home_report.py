@@ -155,7 +155,11 @@ def home_sections(run: Run, ctx: DataContext, model: Path, student: Scores, thre
     return {
         "monitor": monitor_section(run, ctx, model, extractor),
         "hard_negatives": hard_negative_section(ctx, test, student, threshold, teacher, t_thr),
-        "loudest_negatives": loudest_negatives_section(ctx, test, student, stream_on, teacher),
+        "loudest_negatives": {
+            "test": loudest_negatives_section(ctx, test, student, stream_on, teacher),
+            # the side the stream rules were chosen on, for comparison (no teacher score: not needed)
+            "val": loudest_negatives_section(ctx, val, val.scores(model, run.config.threads), stream_on, {}),
+        },
         "student_teacher_agreement": agreement_section(ctx, test, student, threshold, teacher, t_thr),
         "recall_vs_snr": snr_section(run, ctx, model, threshold, extractor, val),
     }

@@ -493,7 +493,8 @@ def _home_section(rep: Mapping) -> list[str]:
         lines += _table(["group", "clips", "shipped int8 false alarms", "teacher false alarms"], [
             [k, _fmt(v.get("n")), _fmt(v.get("student_int8_false_alarm_rate")), _fmt(v.get("teacher_false_alarm_rate"))]
             for k, v in hard.items()]) + [""]
-    loud = home.get("loudest_negatives") or []
+    loudest = home.get("loudest_negatives") or {}
+    loud = loudest.get("test") or []
     if loud:
         lines += ["### The test negatives the shipped student scores highest", "",
                   "Its loudest window's probability beside the teacher's clip probability: a negative the teacher "
@@ -502,6 +503,10 @@ def _home_section(rep: Mapping) -> list[str]:
         lines += _table(["clip", "category", "shipped int8", "teacher", "reaches stream on threshold"], [
             [v.get("clip_id"), v.get("category"), _fmt(v.get("student_int8")), _fmt(v.get("teacher")),
              "yes" if v.get("reaches_stream_on_threshold") else "no"] for v in loud]) + [""]
+        val_loud = loudest.get("val") or []
+        lines += [f"On the validation side, where the stream rules were chosen, {sum(v['reaches_stream_on_threshold'] for v in val_loud)} "
+                  f"of its {len(val_loud)} highest-scoring negatives reach the on threshold "
+                  f"(highest {_fmt(val_loud[0]['student_int8']) if val_loud else '—'}).", ""]
     snr = home.get("recall_vs_snr") or {}
     teacher_snr = _get(rep, "detection.recall_vs_snr") or {}
     if snr:
