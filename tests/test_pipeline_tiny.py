@@ -57,10 +57,12 @@ def test_report_holds_every_required_key(tiny_run: Path) -> None:
     assert {"every negative", "every hard negative"} <= set(home["hard_negatives"])
     assert set(home["loudest_negatives"]) == {"test", "val"}
     loud = home["loudest_negatives"]["test"]  # the test negatives the shipped file scores highest, highest first
-    scores = [v["student_int8"] for v in loud]
-    assert 0 < len(loud) <= 10 and scores == sorted(scores, reverse=True)
+    scores = [v["student_int8"] for v in loud["clips"]]
+    assert 0 < len(scores) <= 10 and scores == sorted(scores, reverse=True)
+    assert 0 <= loud["reaching_stream_on_threshold"] <= loud["negatives"]
+    assert (loud["reaching_stream_on_threshold"] > 0) == (scores[0] >= loud["stream_on_threshold"])
     test_side = set(json.loads((tiny_run / "split.json").read_text())["test"])
-    assert all(v["clip_id"] in test_side and (v["teacher"] is None or 0 <= v["teacher"] <= 1) for v in loud)
+    assert all(v["clip_id"] in test_side and (v["teacher"] is None or 0 <= v["teacher"] <= 1) for v in loud["clips"])
     assert set(home["recall_vs_snr"]["student_int8"]) == set(report["detection"]["recall_vs_snr"])
     assert report["loso"]["folds"] and all("f1" in f["detection"] for f in report["loso"]["folds"].values())
     assert report["export"]["cause_test"]["reason"] and "monitor" in report["export"]

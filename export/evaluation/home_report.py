@@ -92,20 +92,21 @@ def hard_negative_section(ctx: DataContext, test: LabelledSide, student: Scores,
 LOUDEST_NEGATIVES = 10
 
 
-def loudest_negatives_section(ctx: DataContext, test: LabelledSide, student: Scores, stream_on: float,
-                              teacher: dict[str, float], n: int = LOUDEST_NEGATIVES) -> list[dict]:
-    """The test negatives the shipped student scores highest (its loudest window), with the teacher's
-    score: where a monitor's false alarms come from, and whether the teacher already rejects them
-    (a student error) or not (a teacher error). ``stream_on``: the model's stream on threshold."""
-    negatives = [i for i in test.ids if ctx.by_id[i].is_cry is False]
+def loudest_negatives_section(ctx: DataContext, side: LabelledSide, student: Scores, stream_on: float,
+                              teacher: dict[str, float], n: int = LOUDEST_NEGATIVES) -> dict:
+    """The negatives the shipped student scores highest (its loudest window), with the teacher's
+    score, and how many of the side's negatives reach the stream's on threshold ``stream_on``: where a
+    monitor's false alarms come from, and whether the teacher already rejects them (a student error)
+    or not (a teacher error)."""
+    negatives = [i for i in side.ids if ctx.by_id[i].is_cry is False]
     p = student.select(negatives).cry_probability
-    out = []
+    clips = []
     for k in np.argsort(-p, kind="stable")[:n]:
         clip = ctx.by_id[negatives[k]]
-        out.append({"clip_id": clip.clip_id, "source": clip.source, "category": clip.category,
-                    "student_int8": float(p[k]), "teacher": teacher.get(clip.clip_id),
-                    "reaches_stream_on_threshold": bool(p[k] >= stream_on)})
-    return out
+        clips.append({"clip_id": clip.clip_id, "source": clip.source, "category": clip.category,
+                      "student_int8": float(p[k]), "teacher": teacher.get(clip.clip_id)})
+    return {"negatives": len(negatives), "reaching_stream_on_threshold": int((p >= stream_on).sum()),
+            "stream_on_threshold": float(stream_on), "clips": clips}
 
 
 def agreement_section(ctx: DataContext, test: LabelledSide, student: Scores, threshold: float,

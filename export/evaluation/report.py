@@ -494,19 +494,18 @@ def _home_section(rep: Mapping) -> list[str]:
             [k, _fmt(v.get("n")), _fmt(v.get("student_int8_false_alarm_rate")), _fmt(v.get("teacher_false_alarm_rate"))]
             for k, v in hard.items()]) + [""]
     loudest = home.get("loudest_negatives") or {}
-    loud = loudest.get("test") or []
-    if loud:
+    test_loud, val_loud = loudest.get("test") or {}, loudest.get("val") or {}
+    if test_loud.get("clips"):
         lines += ["### The test negatives the shipped student scores highest", "",
                   "Its loudest window's probability beside the teacher's clip probability: a negative the teacher "
-                  "rejects is the student's error. Each reaching the stream's on threshold can raise a monitor's "
-                  "false alarm wherever it plays.", ""]
-        lines += _table(["clip", "category", "shipped int8", "teacher", "reaches stream on threshold"], [
-            [v.get("clip_id"), v.get("category"), _fmt(v.get("student_int8")), _fmt(v.get("teacher")),
-             "yes" if v.get("reaches_stream_on_threshold") else "no"] for v in loud]) + [""]
-        val_loud = loudest.get("val") or []
-        lines += [f"On the validation side, where the stream rules were chosen, {sum(v['reaches_stream_on_threshold'] for v in val_loud)} "
-                  f"of its {len(val_loud)} highest-scoring negatives reach the on threshold "
-                  f"(highest {_fmt(val_loud[0]['student_int8']) if val_loud else '—'}).", ""]
+                  "rejects is the student's error. A negative at or above the stream's on threshold "
+                  f"({_fmt(test_loud.get('stream_on_threshold'))}) can raise a monitor's false alarm wherever it plays.", ""]
+        lines += _table(["clip", "category", "shipped int8", "teacher"], [
+            [v.get("clip_id"), v.get("category"), _fmt(v.get("student_int8")), _fmt(v.get("teacher"))]
+            for v in test_loud["clips"]]) + [""]
+        lines += [f"At or above the on threshold: {_fmt(test_loud.get('reaching_stream_on_threshold'))} of "
+                  f"{_fmt(test_loud.get('negatives'))} test negatives, and {_fmt(val_loud.get('reaching_stream_on_threshold'))} "
+                  f"of {_fmt(val_loud.get('negatives'))} on the validation side, where the stream rules were chosen.", ""]
     snr = home.get("recall_vs_snr") or {}
     teacher_snr = _get(rep, "detection.recall_vs_snr") or {}
     if snr:
