@@ -75,9 +75,10 @@ class DistillConfig:
     ema_decay: float | None = None  # None: keep the best epoch's raw weights; else their moving average (fit.FitSettings)
     # Each training window comes with the clip's audio before (and after) it that the student's score
     # depends on (StudentConfig.context_samples), and only the window's own frames are pooled: the
-    # input it gets in a stream and in one pass over a clip (CryStudent.forward). On since 0.7.0,
-    # chosen on validation over three seeds (docs/decisions.md, "Context crops").
-    context_crops: bool = True
+    # input it gets in a stream and in one pass over a clip (CryStudent.forward). Off: on validation,
+    # against the 0.6.0 recipe on the same machine, it lost long-bout recall and delay over three
+    # seeds (docs/decisions.md, "Context crops").
+    context_crops: bool = False
     progress: bool = True  # tqdm bars
 
     def __post_init__(self) -> None:
