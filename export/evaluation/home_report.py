@@ -147,19 +147,20 @@ def teacher_test_probabilities(run: Run) -> dict[str, float]:
     return {str(i): float(1.0 / (1.0 + np.exp(-c))) for i, c in zip(z["clip_ids"], z["cry_logit"])}
 
 
-def home_sections(run: Run, ctx: DataContext, model: Path, student: Scores, threshold: float, teacher_report: dict) -> dict:
-    """Every "as used" section of the report for the shipped file ``model``."""
+def home_sections(run: Run, ctx: DataContext, model: Path, student: Scores, val_student: Scores, threshold: float,
+                  stream_on: float, teacher_report: dict) -> dict:
+    """Every "as used" section of the report for the shipped file ``model``: its test and validation
+    scores (``student``, ``val_student``), clip threshold and stream on threshold."""
     test, val = ctx.labelled("test"), ctx.labelled("val")
     teacher, t_thr = teacher_test_probabilities(run), float(teacher_report["thresholds"]["detection_threshold"])
     extractor = yamnet_extractor(run)
-    stream_on = CryClassifier.load(model).metadata.stream_on_threshold
     return {
         "monitor": monitor_section(run, ctx, model, extractor),
         "hard_negatives": hard_negative_section(ctx, test, student, threshold, teacher, t_thr),
         "loudest_negatives": {
             "test": loudest_negatives_section(ctx, test, student, stream_on, teacher),
             # the side the stream rules were chosen on, for comparison (no teacher score: not needed)
-            "val": loudest_negatives_section(ctx, val, val.scores(model, run.config.threads), stream_on, {}),
+            "val": loudest_negatives_section(ctx, val, val_student, stream_on, {}),
         },
         "student_teacher_agreement": agreement_section(ctx, test, student, threshold, teacher, t_thr),
         "recall_vs_snr": snr_section(run, ctx, model, threshold, extractor, val),

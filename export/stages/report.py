@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from export.data.context import DataContext
-from export.evaluation.evaluate import choose_detection_threshold, evaluate
+from export.evaluation.evaluate import Scores, choose_detection_threshold, evaluate
 from export.evaluation.home_report import home_sections
 from export.evaluation.model_card import write_model_card
 from export.evaluation.report import write_full_report
@@ -46,17 +46,18 @@ def _row(section: dict, params: int, nbytes: int, **extra) -> dict:
 _TRAINED_FROM = {"student": "plain", "quantized_dynamic": "plain", "distilled_student_attention_pooling": "distilled_attention"}
 
 
-def _compression(run: Run, ctx: DataContext, teacher: dict) -> tuple[dict, dict, dict]:
-    """The compression table (teacher first), each variant's full test section, and the variants the
+def _compression(run: Run, ctx: DataContext, teacher: dict) -> tuple[dict, dict, dict, dict]:
+    """The compression table (teacher first), each variant's full test section, the variants the
     SDK refuses to load (with its reason: e.g. dynamic int8, whose activation ranges depend on the
-    whole input, so a window's one-pass score is not its own)."""
+    whole input, so a window's one-pass score is not its own), and each scored variant's
+    (validation, test) scores, which the home sections reuse."""
     from infantcry_sdk import InfantCryError
 
     cfg = run.config
     val, test = ctx.labelled("val"), ctx.labelled("test")
     t = teacher["teacher"]
     table = {"teacher": {**_row(teacher, t["parameters"], t["fp32_bytes"]), "bytes_note": "fp32 parameter bytes (4 x parameters)"}}
-    sections, refused = {}, {}
+    sections, refused, scores = {}, {}, {}
     for key, name in VARIANTS:
         path = run.path(name)
         if not path.is_file():
@@ -67,21 +68,22 @@ def _compression(run: Run, ctx: DataContext, teacher: dict) -> tuple[dict, dict,
             refused[key] = str(exc)
             continue
         thr = choose_detection_threshold(val.ev, val_scores, cfg.export.max_fpr)
-        sections[key] = evaluate(test.ev, test.scores(path, cfg.threads), thr, ctx.labels, cfg.n_boot, cfg.seed)
+        scores[key] = (val_scores, test.scores(path, cfg.threads))
+        sections[key] = evaluate(test.ev, scores[key][1], thr, ctx.labels, cfg.n_boot, cfg.seed)
         params = count_parameters(load_student(run.path(f"student_{_TRAINED_FROM.get(key, 'distilled')}.pt")))
         table[key] = _row(sections[key], params, path.stat().st_size)
     ort = run.path("student_int8.ort")
     if ort.is_file() and "distilled_quantized_static_int8" in table:
         table["distilled_quantized_static_int8"]["ort_bytes"] = ort.stat().st_size
-    return table, sections, refused
+    return table, sections, refused, scores
 
 
 def run(run: Run, ctx: DataContext) -> ReportOutputs:
     t0 = time.time()
     teacher = run.read_json("teacher_report.json", "teacher")
-    table, sections, refused = _compression(run, ctx, teacher)
+    table, sections, refused, scores = _compression(run, ctx, teacher)
     shipped = sections.get("distilled_quantized_static_int8")
-    home = _home(run, ctx, teacher) if shipped else {}
+    home = _home(run, ctx, teacher, *scores["distilled_quantized_static_int8"]) if shipped else {}
     loso = run.read_json("loso.json", "loso") if run.path("loso.json").is_file() else {}
     targets = {**_targets(teacher, table), **_home_targets(shipped, home, loso)}
     comp = {"compression": table, "student_int8": shipped, "targets": targets, "student_fp32": sections.get("distilled_student"),
@@ -95,14 +97,15 @@ def run(run: Run, ctx: DataContext) -> ReportOutputs:
     return ReportOutputs(path, report_paths, card, met)
 
 
-def _home(run: Run, ctx: DataContext, teacher: dict) -> dict:
-    """The shipped file measured as the product is used (export.evaluation.home_report)."""
+def _home(run: Run, ctx: DataContext, teacher: dict, val_scores: Scores, test_scores: Scores) -> dict:
+    """The shipped file measured as the product is used (export.evaluation.home_report), from its
+    validation and test scores as the compression table computed them."""
     from infantcry_sdk import CryClassifier
 
     model = run.path("student_int8.onnx")
-    threshold = CryClassifier.load(model).metadata.detection_threshold
-    scores = ctx.labelled("test").scores(model, run.config.threads)
-    return home_sections(run, ctx, model, scores, threshold, teacher)
+    metadata = CryClassifier.load(model).metadata
+    return home_sections(run, ctx, model, test_scores, val_scores, metadata.detection_threshold,
+                         metadata.stream_on_threshold, teacher)
 
 
 def _target(value, target: float, met: bool) -> dict:
