@@ -84,6 +84,33 @@ def test_threshold_respects_fpr_cap() -> None:
     assert t > 0.6
 
 
+def test_threshold_sits_in_the_middle_of_the_gap() -> None:
+    # the weakest detected cry scores 0.8 and the loudest negative below it 0.2: every threshold in
+    # (0.2, 0.8] counts the same, "top" keeps 0.8, "middle" the logit midpoint 0.5
+    y = [0, 0, 1, 1]
+    p = [0.1, 0.2, 0.8, 0.9]
+    assert M.choose_threshold(y, p, placement="top") == pytest.approx(0.8)
+    assert M.choose_threshold(y, p) == pytest.approx(0.5)
+    # unequal gap: the midpoint is taken in logit space, not in probability
+    p = [0.1, 0.5, 0.99, 0.999]
+    mid = M.choose_threshold(y, p)
+    assert np.log(mid / (1 - mid)) == pytest.approx(0.5 * np.log(0.99 / 0.01))
+    with pytest.raises(ValueError, match="placement"):
+        M.choose_threshold(y, p, placement="bottom")
+
+
+def test_middle_placement_counts_the_same_on_the_data_it_was_chosen_on() -> None:
+    rng = np.random.default_rng(3)
+    y = np.r_[np.ones(40, int), np.zeros(300, int)]
+    p = 1.0 / (1.0 + np.exp(-np.r_[rng.normal(2.5, 1.0, 40), rng.normal(-1.0, 1.0, 300)]))
+    for cap in (0.0, 0.01, 0.05):
+        top, mid = M.choose_threshold(y, p, cap, "top"), M.choose_threshold(y, p, cap, "middle")
+        assert mid <= top
+        counts = lambda t: {k: v for k, v in M.detection_metrics(y, p, t).items() if k != "threshold"}  # noqa: E731
+        assert counts(mid) == counts(top)
+        assert not ((p >= mid) & (p < top)).any()  # no score lies between the two
+
+
 def test_cause_metrics_perfect() -> None:
     y = [0, 1, 2, 0, 1]
     m = M.cause_metrics(y, _onehot(y), LABELS)

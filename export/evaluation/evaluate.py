@@ -70,9 +70,9 @@ def selection_score(
     return score
 
 
-def choose_detection_threshold(val: EvalSet, val_scores: Scores, max_fpr: float = 0.01) -> float:
-    """F1-best threshold with FPR <= ``max_fpr`` on validation clips."""
-    return metrics.choose_threshold(val.det_y, val_scores.select(val.det_ids).cry_probability, max_fpr)
+def choose_detection_threshold(val: EvalSet, val_scores: Scores, max_fpr: float = 0.01, placement: str = "middle") -> float:
+    """F1-best threshold with FPR <= ``max_fpr`` on validation clips (:func:`metrics.choose_threshold`)."""
+    return metrics.choose_threshold(val.det_y, val_scores.select(val.det_ids).cry_probability, max_fpr, placement)
 
 
 def choose_cause_min_confidence(val: EvalSet, val_scores: Scores, grid: Sequence[float] = (0.3, 0.4, 0.5, 0.6, 0.7)) -> float:

@@ -19,7 +19,7 @@ from export.constants import YAMNET_TFLITE
 from export.data.catalog import Clip, read_csv
 from export.data.context import DataContext
 from export.data.paths import DONATEACRY_MANIFEST
-from export.models.teacher import teacher_config
+from export.models.teacher import TeacherConfig, teacher_config
 from export.models.yamnet import load_yamnet
 from export.pipeline import Run
 from export.stages.teacher import TeacherSides, brief, teacher_sides
@@ -38,7 +38,7 @@ def _platforms(run: Run) -> dict[str, str]:
     return {"donateacry/" + r["file"].removeprefix("audio/"): r["platform"] for r in rows}
 
 
-def _folds(run: Run) -> dict[str, Callable[[Clip], bool]]:
+def source_folds(run: Run) -> dict[str, Callable[[Clip], bool]]:
     platform = _platforms(run)
     return {
         "ESC-50 crying_baby": lambda c: c.source == "esc50" and bool(c.is_cry),
@@ -47,29 +47,44 @@ def _folds(run: Run) -> dict[str, Callable[[Clip], bool]]:
     }
 
 
-def _held_out_fold(sides: TeacherSides, ctx: DataContext, held: Callable[[Clip], bool], config) -> dict:
-    """Train and validate without the held-out cries; test on all of them and the test negatives."""
+def without_source(sides: TeacherSides, ctx: DataContext, held: Callable[[Clip], bool], measured_sides: tuple[str, ...] = (
+    "train", "val", "test"), negatives_side: str = "test") -> tuple[TeacherSides, int]:
+    """The teacher's sides with the ``held`` cries out of training and validation, and a test side of
+    those of them on ``measured_sides`` (originals, not augmented copies) plus ``negatives_side``'s
+    negatives; and how many held-out cries that test side has."""
     keep = lambda it: not held(ctx.by_id[it.clip_id.split("#")[0]])  # noqa: E731  (copies go with their clip)
     train, val = [it for it in sides.train if keep(it)], [it for it in sides.val if keep(it)]
-    held_items = [it for it in sides.train + sides.val + sides.test if "#" not in it.clip_id and not keep(it)]
-    test = held_items + [it for it in sides.test if it.is_cry == 0]
+    pool = [it for side in measured_sides for it in getattr(sides, side)]
+    held_items = [it for it in pool if "#" not in it.clip_id and not keep(it)]
+    test = held_items + [it for it in getattr(sides, negatives_side) if it.is_cry == 0]
     val_c = [ctx.by_id[it.clip_id] for it in val]
     test_c = [ctx.by_id[it.clip_id] for it in test]
     fold = replace(sides, train=train, val=val, test=test, ev_val=ctx.eval_set(val_c), ev_test=ctx.eval_set(test_c))
+    return fold, len(held_items)
+
+
+def _held_out_fold(sides: TeacherSides, ctx: DataContext, held: Callable[[Clip], bool], config) -> dict:
+    """Train and validate without the held-out cries; test on all of them and the test negatives."""
+    fold, n_held = without_source(sides, ctx, held)
     trained = fold.fit(config)  # threshold on the fold's validation side, measured on its test side
-    return {**brief(trained.test), "held_out_cries": len(held_items), "test_negatives": len(test) - len(held_items),
+    return {**brief(trained.test), "held_out_cries": n_held, "test_negatives": len(fold.test) - n_held,
             "threshold": trained.threshold}
+
+
+def teacher_recipe(run: Run, ctx: DataContext) -> tuple[TeacherSides, TeacherConfig]:
+    """The run's teacher recipe (from ``teacher.pt``) and its sides on the cached YAMNet features."""
+    config = teacher_config(run.require("teacher.pt", "teacher"))
+    yamnet = load_yamnet(run.data_root / YAMNET_TFLITE, cache_dir=run.cache_dir)
+    extractor = FeatureExtractor(yamnet, hop_frames=config.hop_frames, trainable_blocks=config.fine_tune_blocks,
+                                 cache_dir=run.cache_dir, threads=run.config.threads)
+    sides, _, _ = teacher_sides(run, ctx, extractor)
+    return sides, config
 
 
 def run(run: Run, ctx: DataContext) -> LosoResult:
     t0 = time.time()
-    cfg = run.config
-    config = teacher_config(run.require("teacher.pt", "teacher"))
-    yamnet = load_yamnet(run.data_root / YAMNET_TFLITE, cache_dir=run.cache_dir)
-    extractor = FeatureExtractor(yamnet, hop_frames=config.hop_frames, trainable_blocks=config.fine_tune_blocks,
-                                 cache_dir=run.cache_dir, threads=cfg.threads)
-    sides, _, _ = teacher_sides(run, ctx, extractor)
-    folds = {name: _held_out_fold(sides, ctx, held, config) for name, held in _folds(run).items()}
+    sides, config = teacher_recipe(run, ctx)
+    folds = {name: _held_out_fold(sides, ctx, held, config) for name, held in source_folds(run).items()}
     folds = {k: v for k, v in folds.items() if v["held_out_cries"]}
     out = {"folds": folds, "recipe": f"teacher ({config.pooling} pooling, AudioSet context {config.audioset_context}), "
                                       "frozen YAMNet features; threshold on the remaining validation side"}
