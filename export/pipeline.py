@@ -26,6 +26,7 @@ from typing import Any
 from infantcry_sdk.integrity import file_sha256
 
 from export.config import PipelineConfig
+from export.machine import build_machine
 from export.training import distributed
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,6 +71,7 @@ class Run:
             "command": self.command,
             "seconds": round(seconds, 1),
             "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "built_on": build_machine(),  # the same recipe trains another draw on another CPU class
             "outputs": {
                 p.name: {"bytes": p.stat().st_size, "sha256": file_sha256(p)} for p in outputs if p.is_file()
             },

@@ -122,3 +122,11 @@ def test_to_jsonable() -> None:
                          "c": np.bool_(True)})
     assert out == {"1": 0.5, "a": [2, None], "b": [[1, 2]], "c": True}
     json.dumps(out, allow_nan=False)
+
+
+def test_built_on_line_names_each_stage_and_flags_mixed_classes() -> None:
+    same = R._built_on({"data": "x86-avx2", "teacher": "x86-avx2"})
+    assert same[0] == "Built on (CPU class per stage): data x86-avx2, teacher x86-avx2."
+    mixed = R._built_on({"teacher": "x86-avx512-vnni", "student": "x86-avx512-vnni-amx", "loso": None})
+    assert "different CPU classes" in mixed[0] and "loso" not in mixed[0]
+    assert R._built_on({"data": None}) == []

@@ -1,0 +1,68 @@
+"""The CPU a build or a benchmark ran on. Both depend on it: onnxruntime and XNNPACK pick kernels by
+instruction set (speed budgets are kept per CPU class), and torch's CPU kernels sum in another order
+on another instruction set, so the same recipe and seed train a different student on another class
+(docs/decisions.md, "Pinned toolchain")."""
+from __future__ import annotations
+
+import platform
+from importlib import metadata
+from pathlib import Path
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith(("model name", "hardware", "cpu model")):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+#: ISA features that decide which kernels onnxruntime and XNNPACK pick, hence how fast each side runs.
+_ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "amx_tile", "asimd", "asimddp", "i8mm", "sve")
+
+
+def isa_flags(cpuinfo: str | None = None) -> list[str]:
+    """The speed-relevant ISA flags this CPU reports (Linux /proc/cpuinfo; empty elsewhere)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return []
+    present: set[str] = set()
+    for line in cpuinfo.splitlines():
+        if line.lower().startswith(("flags", "features")):
+            present.update(line.split(":", 1)[1].split())
+    return [f for f in _ISA_FLAGS if f in present]
+
+
+def cpu_class(machine: str | None = None, flags: list[str] | None = None) -> str:
+    """The CPU class speed budgets are kept per: ``arm64``, ``x86-avx512-vnni-amx``, ``x86-avx512-vnni``,
+    ``x86-avx2`` or ``x86-other``. The student's speed-up over YAMNet differs between these classes
+    (XNNPACK gains more from wide vectors than the student's small ops do), so one budget cannot hold
+    on all of them."""
+    machine = (machine or platform.machine()).lower()
+    flags = isa_flags() if flags is None else flags
+    if machine in ("aarch64", "arm64"):
+        return "arm64"
+    if "avx512f" in flags and "avx512_vnni" in flags:
+        return "x86-avx512-vnni-amx" if "amx_tile" in flags else "x86-avx512-vnni"
+    if "avx2" in flags:
+        return "x86-avx2"
+    return "x86-other"
+
+
+def package_version(dist: str) -> str | None:
+    """An installed distribution's version, or None."""
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def build_machine() -> dict:
+    """What a stage's outputs depend on besides the code and the data: CPU model and class, and the
+    versions of the numeric libraries (recorded in the run's manifest for each stage)."""
+    return {"cpu_model": cpu_model(), "cpu_class": cpu_class(), "python": platform.python_version(),
+            **{dist: package_version(dist) for dist in ("torch", "numpy", "onnxruntime", "onnx")}}
