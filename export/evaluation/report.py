@@ -308,7 +308,7 @@ def _headline(rep: Mapping) -> list[str]:
     lines += _table(["Task", "Metric", "Value", "CI95"], rows)
     notes = []
     if thr is not None:
-        notes.append(f"detection threshold {_fmt(thr, 4)}, chosen on the validation split (max F1 at FPR ≤ 1%)")
+        notes.append(f"detection threshold {_fmt(thr, 4)}, chosen on the validation split (max F1 at FPR ≤ 1%, in the middle of the gap of equally good thresholds)")
     if det.get("n_pos") is not None:
         notes.append(f"detection test clips: {_fmt(det.get('n_pos'))} cries, {_fmt(det.get('n_neg'))} non-cries")
     if cause.get("n") is not None:
