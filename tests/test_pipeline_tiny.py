@@ -127,3 +127,33 @@ def test_a_sweep_point_trains_on_the_run_and_leaves_its_outputs_alone(tiny_run: 
     assert {k: rescored[k] for k in ("val_auc", "val_f1", "test_f1", "threshold")} == {k: result[k] for k in ("val_auc", "val_f1", "test_f1", "threshold")}
     with pytest.raises(SystemExit, match="no overrides"):
         main(["bad", '{"seed": 1}', "--run-dir", str(tiny_run), "--score", str(tiny_run / "sweeps" / "plain_seed3.pt")])
+
+
+def test_each_stage_records_the_machine_it_ran_on(tiny_run: Path) -> None:
+    from export.machine import cpu_class
+
+    manifest = json.loads((tiny_run / "manifest.json").read_text())
+    for stage in manifest["stages"].values():
+        assert stage["built_on"]["cpu_class"] == cpu_class() and stage["built_on"]["torch"]
+    assert "Built on (CPU class per stage): data " + cpu_class() in (tiny_run / "report.md").read_text()
+
+
+def test_threshold_check_runs_on_the_dev_side(tiny_run: Path) -> None:
+    from export.evaluation.threshold_check import pair_rows, summary
+    from export.training.sweep import _open_run
+
+    run, ctx, _ = _open_run(tiny_run, None)
+    rows = pair_rows(run, ctx)
+    assert rows, "the tiny split holds cries of at least two sources"
+    test_ids = set(ctx.splits.test)
+    for r in rows:
+        assert r["measured_on"] in r["trained_without"] and r["cries"] > 0 and r["negatives"] > 0
+        assert r["middle"]["threshold"] <= r["top"]["threshold"]
+    assert summary(rows)["pairs"] == len(rows)
+    # what it measures on holds no test clip: held-out cries from train and val, validation negatives
+    from export.stages.loso import source_folds, teacher_recipe, without_source
+
+    sides, _ = teacher_recipe(run, ctx)
+    for held in source_folds(run).values():
+        fold, _ = without_source(sides, ctx, held, ("train", "val"), "val")
+        assert not {it.clip_id.split("#")[0] for it in fold.test} & test_ids
