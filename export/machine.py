@@ -10,6 +10,7 @@ from pathlib import Path
 
 
 def cpu_model() -> str:
+    """The CPU's model name (Linux /proc/cpuinfo; else what ``platform`` says)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.lower().startswith(("model name", "hardware", "cpu model")):

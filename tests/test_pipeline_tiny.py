@@ -140,9 +140,9 @@ def test_each_stage_records_the_machine_it_ran_on(tiny_run: Path) -> None:
 
 def test_threshold_check_runs_on_the_dev_side(tiny_run: Path) -> None:
     from export.evaluation.threshold_check import pair_rows, summary
-    from export.training.sweep import _open_run
+    from export.training.sweep import open_run_folder
 
-    run, ctx, _ = _open_run(tiny_run, None)
+    run, ctx, _ = open_run_folder(tiny_run, None)
     rows = pair_rows(run, ctx)
     assert rows, "the tiny split holds cries of at least two sources"
     test_ids = set(ctx.splits.test)

@@ -38,7 +38,7 @@ def pair_rows(run, ctx) -> list[dict]:
     """One row per ordered pair of cry sources: each placement's threshold and F1 on the unseen source."""
     from export.models.teacher import predict
     from export.stages.loso import source_folds, teacher_recipe, without_source
-    from export.stages.teacher import _scores
+    from export.stages.teacher import head_scores
 
     sides, config = teacher_recipe(run, ctx)
     folds = source_folds(run)
@@ -51,8 +51,8 @@ def pair_rows(run, ctx) -> list[dict]:
         if not cries:
             continue
         trained = fold.fit(config)
-        val_s = _scores(predict(trained.head, fold.val, config))
-        out = _scores(predict(trained.head, measured, config))
+        val_s = head_scores(predict(trained.head, fold.val, config))
+        out = head_scores(predict(trained.head, measured, config))
         y = [it.is_cry for it in measured]
         row = {"trained_without": [a, b], "measured_on": b, "cries": cries, "negatives": len(measured) - cries}
         for placement in THRESHOLD_PLACEMENTS:
@@ -73,10 +73,10 @@ def summary(rows: list[dict]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from export.training.sweep import _open_run
+    from export.training.sweep import open_run_folder
 
     args = _parser().parse_args(argv)
-    run, ctx, _ = _open_run(Path(args.run_dir), args.data_root)
+    run, ctx, _ = open_run_folder(Path(args.run_dir), args.data_root)
     rows = pair_rows(run, ctx)
     for r in rows:
         print(json.dumps(r))

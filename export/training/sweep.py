@@ -66,7 +66,7 @@ def _evaluate(model, val, test, window_s: float, hop_s: float, max_fpr: float) -
     }
 
 
-def _open_run(run_dir: Path, data_root: str | None):
+def open_run_folder(run_dir: Path, data_root: str | None):
     """(run, its data context, its config): the run's own ``config.json`` is the base, so rewriting
     it changes nothing."""
     from export.config import load_config
@@ -96,7 +96,7 @@ def sweep_point(run_dir: Path, name: str, overrides: dict, data_root: str | None
     from export.stages.student import student_items, teacher_targets, train_variant
     from export.training.distill import DistillConfig
 
-    run, ctx, config = _open_run(run_dir, data_root)
+    run, ctx, config = open_run_folder(run_dir, data_root)
     overrides = dict(overrides)
     distill, student = overrides.pop("distill", True), overrides.pop("student", {})
     seed = int(overrides.pop("seed", config.seed))
@@ -122,7 +122,7 @@ def score_checkpoint(run_dir: Path, name: str, checkpoint: Path, data_root: str 
     from export.models.student import load_student
     from export.stages.student import student_items
 
-    _, ctx, config = _open_run(run_dir, data_root)
+    _, ctx, config = open_run_folder(run_dir, data_root)
     val, test = (student_items(ctx, side) for side in ("val", "test"))
     e = config.export
     return _record(run_dir, {"name": name, "scored": str(checkpoint),
