@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from export.evaluation import metrics
@@ -36,9 +37,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def pair_rows(run, ctx) -> list[dict]:
     """One row per ordered pair of cry sources: each placement's threshold and F1 on the unseen source."""
-    from export.models.teacher import predict
     from export.stages.loso import source_folds, teacher_recipe, without_source
-    from export.stages.teacher import head_scores
 
     sides, config = teacher_recipe(run, ctx)
     folds = source_folds(run)
@@ -46,19 +45,18 @@ def pair_rows(run, ctx) -> list[dict]:
     for a, b in itertools.permutations(folds, 2):
         held = lambda c, a=a, b=b: folds[a](c) or folds[b](c)  # noqa: E731
         fold, _ = without_source(sides, ctx, held, ("train", "val"), "val")
-        measured = [it for it in fold.test if it.is_cry == 0 or folds[b](ctx.by_id[it.clip_id])]
+        measured = [it for it in fold.test if it.is_cry == 0 or folds[b](ctx.by_id[it.clip_id])]  # A's cries out
         cries = sum(it.is_cry for it in measured)
         if not cries:
             continue
+        fold = replace(fold, test=measured, ev_test=ctx.eval_set([ctx.by_id[it.clip_id] for it in measured]))
         trained = fold.fit(config)
-        val_s = head_scores(predict(trained.head, fold.val, config))
-        out = head_scores(predict(trained.head, measured, config))
         y = [it.is_cry for it in measured]
         row = {"trained_without": [a, b], "measured_on": b, "cries": cries, "negatives": len(measured) - cries}
         for placement in THRESHOLD_PLACEMENTS:
-            thr = choose_detection_threshold(fold.ev_val, val_s, placement=placement)
-            row[placement] = {"threshold": round(thr, 4),
-                              "f1": round(metrics.detection_metrics(y, out.cry_probability, thr)["f1"], 4)}
+            thr = choose_detection_threshold(fold.ev_val, trained.val_scores, placement=placement)
+            f1 = metrics.detection_metrics(y, trained.test_scores.cry_probability, thr)["f1"]
+            row[placement] = {"threshold": round(thr, 4), "f1": round(f1, 4)}
         rows.append(row)
     return rows
 

@@ -47,8 +47,10 @@ def source_folds(run: Run) -> dict[str, Callable[[Clip], bool]]:
     }
 
 
-def without_source(sides: TeacherSides, ctx: DataContext, held: Callable[[Clip], bool], measured_sides: tuple[str, ...] = (
-    "train", "val", "test"), negatives_side: str = "test") -> tuple[TeacherSides, int]:
+def without_source(
+    sides: TeacherSides, ctx: DataContext, held: Callable[[Clip], bool],
+    measured_sides: tuple[str, ...] = ("train", "val", "test"), negatives_side: str = "test",
+) -> tuple[TeacherSides, int]:
     """The teacher's sides with the ``held`` cries out of training and validation, and a test side of
     those of them on ``measured_sides`` (originals, not augmented copies) plus ``negatives_side``'s
     negatives; and how many held-out cries that test side has."""

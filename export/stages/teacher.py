@@ -75,8 +75,7 @@ def _frozen_view(items: Sequence[TrainItem]) -> list[TrainItem]:
     ]
 
 
-def head_scores(out) -> Scores:
-    """A head's predictions (``predict``) as the evaluation's :class:`Scores`."""
+def _scores(out) -> Scores:
     return Scores(out.clip_ids, out.cry_probability, out.cause_probabilities)
 
 
@@ -84,7 +83,7 @@ def _val_score(ev: EvalSet, labels: Sequence[str]):
     """Early stopping and model selection on validation: :func:`export.evaluation.evaluate.selection_score`."""
 
     def score(out, _items) -> float:
-        s = head_scores(out)
+        s = _scores(out)
         d, c = s.select(ev.det_ids), s.select(ev.cause_ids)
         return selection_score(ev.det_y, d.cry_probability, ev.cause_y, c.cause_probabilities, labels)
 
@@ -110,6 +109,8 @@ class TrainedHead:
     epochs: list
     best_epoch: int
     val_score: float = float("-inf")
+    val_scores: Scores | None = None  # what the threshold was chosen on
+    test_scores: Scores | None = None  # what ``test`` was measured on
 
 
 @dataclass
@@ -144,12 +145,12 @@ class TeacherSides:
         head, hist = train_head(self.make_head(config, tail), train, self.val, config, _val_score(self.ev_val, labels),
                                 seed=self.seed, threads=self.threads)
         val_out = predict(head, self.val, config)
-        val_s, test_s = head_scores(val_out), head_scores(predict(head, self.test, config))
+        val_s, test_s = _scores(val_out), _scores(predict(head, self.test, config))
         thr = choose_detection_threshold(self.ev_val, val_s)
         conf = choose_cause_min_confidence(self.ev_val, val_s)
         vs = _val_score(self.ev_val, labels)(val_out, self.val)
         test = evaluate(self.ev_test, test_s, thr, labels, self.n_boot, self.seed)
-        return TrainedHead(head, config, thr, conf, test, hist.epochs, hist.best_epoch, vs)
+        return TrainedHead(head, config, thr, conf, test, hist.epochs, hist.best_epoch, vs, val_s, test_s)
 
 
 def _copies(clips: Sequence[Clip], waves: Sequence[np.ndarray], copies: int, tag: str, make, rng) -> tuple[list[Clip], list[np.ndarray]]:
@@ -270,7 +271,7 @@ def _cross_validation(sides: TeacherSides, train: list[TrainItem], config: Teach
         ev = ctx.eval_set([ctx.by_id[i] for i in fold_val])
         head, _ = train_head(sides.make_head(config, tail), tr, [], config, _val_score(ev, ctx.labels),
                              seed=sides.seed, threads=sides.threads, progress=False)
-        cv.append(brief(evaluate(ev, head_scores(predict(head, va, config)), threshold, ctx.labels, 0)))
+        cv.append(brief(evaluate(ev, _scores(predict(head, va, config)), threshold, ctx.labels, 0)))
     return cv
 
 
