@@ -15,6 +15,7 @@ import torch
 from export.training.distill import (
     DistillConfig,
     distillation_loss,
+    hard_negative_weights,
     loss_weights,
     pad_batch,
     predict,
@@ -209,6 +210,29 @@ def test_distillation_pulls_the_student_towards_the_teacher() -> None:
         opt.step()
     after = kl()
     assert after < 0.3 * before
+
+
+def test_hard_negative_weight_scales_only_the_hard_negatives_cry_terms() -> None:
+    """A clip weighted 2 in both cry terms counts as that clip twice; weight 1 adds no weight tensor."""
+    items = [("cry", np.zeros(8), 1, 0), ("laugh", np.zeros(8), 0, -1), ("dog", np.zeros(8), 0, -1), ("c2", np.zeros(8), 1, 2)]
+    assert hard_negative_weights(items, {"laugh", "cry"}, 2.0) == {"laugh": 2.0}  # a cry is never a hard negative
+    assert hard_negative_weights(items, {"laugh"}, 1.0) == {}
+    targets = _targets(4, 3)
+    cry, causes = torch.randn(4), torch.randn(4, 3)
+    config = DistillConfig(alpha=0.5)
+    plain, plain_parts = distillation_loss(cry, causes, targets, config, distill=True)
+    weighted = {**targets, "cry_weight": torch.tensor([1.0, 1.0, 2.0, 1.0])}
+    _, parts = distillation_loss(cry, causes, weighted, config, distill=True)
+    # the same batch with the third clip repeated, as mean BCE over five clips scaled back to four
+    rep = [0, 1, 2, 2, 3]
+    repeated = {k: v[rep] for k, v in targets.items()}
+    _, rep_parts = distillation_loss(cry[rep], causes[rep], repeated, config, distill=True)
+    for term in ("hard_cry", "soft_cry"):
+        assert parts[term] == pytest.approx(rep_parts[term] * 5 / 4, rel=1e-5)
+        assert parts[term] != pytest.approx(plain_parts[term])
+    assert parts["soft_cause"] == pytest.approx(plain_parts["soft_cause"])  # the cause terms are unweighted
+    with pytest.raises(ValueError, match="hard_negative_weight"):
+        DistillConfig(hard_negative_weight=0.0)
 
 
 def test_loss_weights_follow_class_frequencies() -> None:

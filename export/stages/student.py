@@ -75,14 +75,22 @@ def _variants(run: Run, n_causes: int) -> dict[str, tuple[StudentConfig, bool]]:
     return variants
 
 
-def train_variant(cfg, labels: Sequence[str], train: Sequence[Item], val: Sequence[Item], targets, augmenter,
+def hard_negative_ids(ctx: DataContext, side: str = "train") -> set[str]:
+    """The baby-like negatives of a side (laughter, children, child speech), which the teacher and,
+    with ``DistillConfig.hard_negative_weight``, the student weigh more in their loss."""
+    return {c.clip_id for c in ctx.side(side) if c.hard_negative and c.is_cry is False}
+
+
+def train_variant(cfg, ctx: DataContext, train: Sequence[Item], val: Sequence[Item], targets, augmenter,
                   student_config: StudentConfig, distill: bool):
     """One student as this stage trains it, from the pipeline config ``cfg`` (its ``distill``, ``seed``,
-    ``threads`` and scoring windows): ``python -m export.training.sweep`` trains its points through
-    this too, so a sweep point and the stage cannot drift apart."""
+    ``threads`` and scoring windows) and the data context (labels, hard negatives):
+    ``python -m export.training.sweep`` trains its points through this too, so a sweep point and the
+    stage cannot drift apart."""
     return train_student(
         train, val, targets, cfg.distill, student_config=student_config, distill=distill, augmenter=augmenter,
-        val_score=window_val_score(labels, cfg.export.window_seconds, cfg.export.hop_seconds), seed=cfg.seed, threads=cfg.threads,
+        val_score=window_val_score(ctx.labels, cfg.export.window_seconds, cfg.export.hop_seconds), seed=cfg.seed,
+        threads=cfg.threads, hard_negatives=hard_negative_ids(ctx),
     )
 
 
@@ -94,7 +102,7 @@ def run(run: Run, ctx: DataContext) -> StudentResult:
     augmenter = training_augmenter(ctx, run.data_root, cfg.seed)
     outputs, infos = [], {}
     for name, (sc, distill) in _variants(run, len(ctx.labels)).items():
-        model, history = train_variant(cfg, ctx.labels, train, val, targets, augmenter, sc, distill)
+        model, history = train_variant(cfg, ctx, train, val, targets, augmenter, sc, distill)
         path = save_student(model, run.path(f"student_{name}.pt"))
         outputs += [path, run.write_json(f"student_{name}_history.json", history.to_dict())]
         infos[name] = StudentInfo(path, count_parameters(model), len(history.epochs), history.best_epoch,

@@ -3,12 +3,13 @@
 Loss per batch (``alpha`` mixes, ``T`` softens; Hinton et al.'s T^2 keeps the soft gradients on the
 hard ones' scale)::
 
-    hard = BCE(cry_logit, is_cry; pos_weight) + w_cause * CE(cause_logits, cause; class weights)
-    soft = T^2 * BCE(cry_logit / T, sigmoid(teacher_cry / T))
+    hard = BCE(cry_logit, is_cry; pos_weight, w) + w_cause * CE(cause_logits, cause; class weights)
+    soft = T^2 * BCE(cry_logit / T, sigmoid(teacher_cry / T); w)
          + w_cause * T^2 * KL(softmax(teacher_cause / T) || softmax(cause_logits / T))
     loss = (1 - alpha) * hard + alpha * soft        (distill=True)
     loss = hard                                     (distill=False: the comparison student)
 
+``w`` is ``hard_negative_weight`` on the baby-like negatives and 1 elsewhere (no weights when it is 1).
 The cause CE only sees clips with a cause label; the cause KL sees every cry clip the teacher
 scored, labelled or not, which is where distillation adds information (the uncurated cries). The
 cry term sees every clip the teacher scored.
@@ -29,7 +30,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Collection, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -70,6 +71,9 @@ class DistillConfig:
     grad_clip: float = 5.0
     eval_batch_size: int = 16
     augment_positives_only: bool = False  # True: the augmenter only touches cry clips
+    # Loss weight of the baby-like negatives (laughter, children, child speech: ``hard_negatives`` of
+    # train_student) in both cry terms, as the teacher weights them (TeacherConfig.hard_negative_weight).
+    hard_negative_weight: float = 1.0
     augment_fraction: float = 0.6  # share of training crops the augmenter touches; the rest stay as recorded
     cry_window_min_teacher: float | None = None  # cry clips train on windows the teacher scores >= this (None: any)
     ema_decay: float | None = None  # None: keep the best epoch's raw weights; else their moving average (fit.FitSettings)
@@ -90,6 +94,8 @@ class DistillConfig:
             raise ValueError(f"augment_fraction must lie in [0, 1], got {self.augment_fraction}")
         if self.cry_window_min_teacher is not None and not 0.0 < self.cry_window_min_teacher < 1.0:
             raise ValueError(f"cry_window_min_teacher must lie in (0, 1), got {self.cry_window_min_teacher}")
+        if self.hard_negative_weight <= 0:
+            raise ValueError(f"hard_negative_weight must be > 0, got {self.hard_negative_weight}")
         if self.epochs < 1 or self.batch_size < 1 or self.clip_seconds <= 0:
             raise ValueError("epochs, batch_size and clip_seconds must be positive")
         if self.cause_class_weights is not None:
@@ -209,9 +215,11 @@ def _training_batch(
     return waves, targets, offsets
 
 
-def _targets(items: Sequence[Item], teacher: Sequence | TeacherLogits | None, n_causes: int) -> dict[str, torch.Tensor]:
+def _targets(items: Sequence[Item], teacher: Sequence | TeacherLogits | None, n_causes: int,
+             cry_weights: Mapping[str, float] | None = None) -> dict[str, torch.Tensor]:
     """Hard labels and soft targets; ``teacher`` is one (cry, causes) or None per item (from
-    :func:`_training_batch`), or a clip-level mapping."""
+    :func:`_training_batch`), or a clip-level mapping. ``cry_weights``: clip id -> weight of its cry
+    terms (1 where absent); with none given the targets hold no weights and the loss is unweighted."""
     b = len(items)
     t_cry = torch.zeros(b)
     t_cause = torch.zeros(b, n_causes)
@@ -223,13 +231,16 @@ def _targets(items: Sequence[Item], teacher: Sequence | TeacherLogits | None, n_
                 t_cry[i] = float(got[0])
                 t_cause[i] = torch.as_tensor(np.asarray(got[1], dtype=np.float32))
                 has_t[i] = True
-    return {
+    out = {
         "is_cry": torch.tensor([float(it[2]) for it in items]),
         "cause": torch.tensor([int(it[3]) for it in items], dtype=torch.long),
         "teacher_cry": t_cry,
         "teacher_cause": t_cause,
         "has_teacher": has_t,
     }
+    if cry_weights:
+        out["cry_weight"] = torch.tensor([float(cry_weights.get(it[0], 1.0)) for it in items])
+    return out
 
 
 # ------------------------------------------------------------------------------------------------
@@ -247,8 +258,9 @@ def distillation_loss(
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """The training loss (module docstring) and its parts as floats, for logging."""
     is_cry, cause = targets["is_cry"], targets["cause"]
+    weight = targets.get("cry_weight")  # None: every clip weighs 1 (no weight tensor, the same numbers)
     zero = cry_logit.sum() * 0.0
-    hard_cry = F.binary_cross_entropy_with_logits(cry_logit, is_cry, pos_weight=pos_weight)
+    hard_cry = F.binary_cross_entropy_with_logits(cry_logit, is_cry, weight=weight, pos_weight=pos_weight)
     labelled = cause >= 0
     hard_cause = (
         F.cross_entropy(cause_logits[labelled], cause[labelled], weight=cause_weights) if labelled.any() else zero
@@ -262,7 +274,8 @@ def distillation_loss(
     soft_cry = zero
     if has_t.any():
         soft_cry = F.binary_cross_entropy_with_logits(
-            cry_logit[has_t] / t, torch.sigmoid(targets["teacher_cry"][has_t] / t)
+            cry_logit[has_t] / t, torch.sigmoid(targets["teacher_cry"][has_t] / t),
+            weight=None if weight is None else weight[has_t],
         ) * (t * t)
     kd_mask = has_t & (is_cry > 0.5)
     soft_cause = zero
@@ -273,6 +286,15 @@ def distillation_loss(
     soft = soft_cry + config.cause_loss_weight * soft_cause
     parts.update(soft_cry=float(soft_cry.detach()), soft_cause=float(soft_cause.detach()))
     return (1.0 - config.alpha) * hard + config.alpha * soft, parts
+
+
+def hard_negative_weights(items: Sequence[Item], hard_negatives: Collection[str], weight: float) -> dict[str, float]:
+    """clip id -> ``weight`` for the training items listed in ``hard_negatives`` that are not cries;
+    empty when ``weight`` is 1, so the default loss carries no weight tensor at all."""
+    hard = set(hard_negatives)
+    if weight == 1.0 or not hard:
+        return {}
+    return {it[0]: float(weight) for it in items if it[0] in hard and not it[2]}
 
 
 def loss_weights(items: Sequence[Item], n_causes: int, config: DistillConfig) -> tuple[torch.Tensor, torch.Tensor]:
@@ -405,6 +427,7 @@ def train_student(
     val_score: ValScore | None = None,
     seed: int = 0,
     threads: int | None = None,
+    hard_negatives: Collection[str] = (),
 ) -> tuple[CryStudent, TrainHistory]:
     """Train a :class:`CryStudent` through :func:`export.training.fit.fit`; returns the
     best-validation model (eval mode) and its history.
@@ -412,6 +435,7 @@ def train_student(
     ``teacher_outputs`` may be ``None`` only with ``distill=False``. ``augmenter(wave, rng)`` is
     called on each training crop (e.g. :class:`export.audio.augment.Augmenter`, built on training-side
     backgrounds only). ``val_score(model, val_set)``: higher is better; default minus the hard loss.
+    ``hard_negatives``: the clip ids whose cry terms weigh ``config.hard_negative_weight``.
     """
     student_config = student_config or StudentConfig()
     k = student_config.n_causes
@@ -422,6 +446,7 @@ def train_student(
     geometry = CropGeometry.for_student(config, student_config)
     window_frames = geometry.window_frames()
     teacher = teacher_outputs if distill else None
+    cry_weights = hard_negative_weights(train_set, hard_negatives, config.hard_negative_weight)
 
     def make_optimizer(model: CryStudent):
         opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -435,7 +460,7 @@ def train_student(
                                                    teacher, config.augment_fraction, config.cry_window_min_teacher)
             x, lengths = pad_batch(waves)
             first_frame = torch.tensor(offsets, dtype=torch.long) // geometry.frame
-            yield x, lengths, first_frame, _targets(batch, soft if teacher is not None else None, k)
+            yield x, lengths, first_frame, _targets(batch, soft if teacher is not None else None, k, cry_weights)
 
     def loss(model: CryStudent, batch) -> tuple[torch.Tensor, dict[str, float]]:
         x, lengths, first_frame, targets = batch
@@ -462,6 +487,7 @@ __all__ = [
     "Item",
     "TrainHistory",
     "distillation_loss",
+    "hard_negative_weights",
     "loss_weights",
     "pad_batch",
     "predict",

@@ -106,7 +106,7 @@ def sweep_point(run_dir: Path, name: str, overrides: dict, data_root: str | None
     sc = StudentConfig(**{**config.student.to_dict(), **student, "n_causes": len(ctx.labels)})
     e = config.export
     t0 = time.time()
-    model, history = train_variant(point, ctx.labels, train, val, teacher_targets(run) if distill else None,
+    model, history = train_variant(point, ctx, train, val, teacher_targets(run) if distill else None,
                                    training_augmenter(ctx, run.data_root, seed), sc, distill)
     save_student(model, Path(run_dir) / "sweeps" / f"{name}.pt")
     return _record(run_dir, {
