@@ -4,6 +4,7 @@ on another instruction set, so the same recipe and seed train a different studen
 (docs/decisions.md, "Pinned toolchain")."""
 from __future__ import annotations
 
+import hashlib
 import platform
 from importlib import metadata
 from pathlib import Path
@@ -54,6 +55,30 @@ def cpu_class(machine: str | None = None, flags: list[str] | None = None) -> str
     return "x86-other"
 
 
+def cpu_signature(cpuinfo: str | None = None) -> str | None:
+    """The CPU's family, model and stepping and a digest of its full flag list (Linux /proc/cpuinfo;
+    None elsewhere). Finer than :func:`cpu_class`: two AMD EPYCs of one class trained different
+    teachers from the same code and versions (docs/decisions.md, "Pinned toolchain"), so a rebuild
+    can only be expected to match byte for byte on the same signature."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return None
+    fields: dict[str, str] = {}
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip().lower()
+        if key in ("cpu family", "model", "stepping", "flags", "features") and key not in fields:
+            fields[key] = value.strip()
+    flags = fields.get("flags") or fields.get("features")
+    if not flags:
+        return None
+    digest = hashlib.sha256(" ".join(sorted(flags.split())).encode()).hexdigest()[:12]
+    ids = " ".join(f"{k.split()[-1]} {fields[k]}" for k in ("cpu family", "model", "stepping") if k in fields)
+    return f"{ids}, flags {digest}" if ids else f"flags {digest}"
+
+
 def package_version(dist: str) -> str | None:
     """An installed distribution's version, or None."""
     try:
@@ -63,7 +88,9 @@ def package_version(dist: str) -> str | None:
 
 
 def build_machine() -> dict:
-    """What a stage's outputs depend on besides the code and the data: CPU model and class, and the
-    versions of the numeric libraries (recorded in the run's manifest for each stage)."""
-    return {"cpu_model": cpu_model(), "cpu_class": cpu_class(), "python": platform.python_version(),
+    """What a stage's outputs depend on besides the code, the data and the thread count: CPU model,
+    class and signature, and the versions of the numeric libraries (recorded in the run's manifest
+    for each stage)."""
+    return {"cpu_model": cpu_model(), "cpu_class": cpu_class(), "cpu_signature": cpu_signature(),
+            "python": platform.python_version(),
             **{dist: package_version(dist) for dist in ("torch", "numpy", "onnxruntime", "onnx")}}

@@ -130,11 +130,12 @@ def test_a_sweep_point_trains_on_the_run_and_leaves_its_outputs_alone(tiny_run: 
 
 
 def test_each_stage_records_the_machine_it_ran_on(tiny_run: Path) -> None:
-    from export.machine import cpu_class
+    from export.machine import cpu_class, cpu_signature
 
     manifest = json.loads((tiny_run / "manifest.json").read_text())
     for stage in manifest["stages"].values():
         assert stage["built_on"]["cpu_class"] == cpu_class() and stage["built_on"]["torch"]
+        assert stage["built_on"]["cpu_signature"] == cpu_signature()
     assert "Built on (CPU class per stage): data " + cpu_class() in (tiny_run / "report.md").read_text()
 
 

@@ -130,3 +130,18 @@ def test_built_on_line_names_each_stage_and_flags_mixed_classes() -> None:
     mixed = R._built_on({"teacher": "x86-avx512-vnni", "student": "x86-avx512-vnni-amx", "loso": None})
     assert "different CPU classes" in mixed[0] and "loso" not in mixed[0]
     assert R._built_on({"data": None}) == []
+    one = R._built_on({"data": "x86-avx2"}, {"data": "family 25 model 17 stepping 1, flags abc"})
+    assert "CPU signature family 25 model 17 stepping 1, flags abc" in one[0] and "byte for byte" in one[0]
+    two = R._built_on({"data": "x86-avx2", "student": "x86-avx2"}, {"data": "flags a", "student": "flags b"})
+    assert "different CPU signatures" in two[0] and "different CPU classes" not in two[0]
+
+
+def test_cpu_signature_names_family_model_stepping_and_a_flag_digest() -> None:
+    from export.machine import cpu_signature
+
+    info = "processor\t: 0\ncpu family\t: 25\nmodel\t\t: 17\nmodel name\t: AMD EPYC\nstepping\t: 1\nflags\t\t: sse avx2\n"
+    sig = cpu_signature(info)
+    assert sig.startswith("family 25 model 17 stepping 1, flags ")
+    assert sig == cpu_signature(info.replace("sse avx2", "avx2 sse"))  # the order of flags does not matter
+    assert sig != cpu_signature(info.replace("sse avx2", "sse avx2 avx512f"))
+    assert cpu_signature("processor\t: 0\n") is None

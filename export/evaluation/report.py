@@ -570,19 +570,27 @@ def render_markdown(rep: Mapping, plots: Mapping[str, str] | None = None) -> str
     if extra:
         lines += ["## Notes", ""] + [f"- {n}" for n in (extra if isinstance(extra, list) else [extra])] + [""]
     lines += ["## Command", "", "```", str(rep.get("command") or "(not recorded)"), "```", ""]
-    return "\n".join(lines + _built_on(rep.get("built_on") or {}))
+    return "\n".join(lines + _built_on(rep.get("built_on") or {}, rep.get("built_on_signature") or {}))
 
 
-def _built_on(classes: Mapping[str, str | None]) -> list[str]:
-    """Which CPU class ran each stage: a rerun reproduces a stage's files only on the same class."""
+def _built_on(classes: Mapping[str, str | None], signatures: Mapping[str, str | None] | None = None) -> list[str]:
+    """Which CPU class and signature ran each stage: a rerun reproduces a stage's files only on the
+    same signature (and thread count), not merely the same class."""
     known = {stage: c for stage, c in classes.items() if c}
     if not known:
         return []
     line = ", ".join(f"{stage} {c}" for stage, c in known.items())
     mixed = len(set(known.values())) > 1
-    return ["Built on (CPU class per stage): " + line + (
+    out = "Built on (CPU class per stage): " + line + (
         ". **Stages ran on different CPU classes**: the same recipe and seed train another draw on another "
-        "class, so this folder is not what one machine would build." if mixed else "."), ""]
+        "class, so this folder is not what one machine would build." if mixed else ".")
+    seen = sorted({s for s in (signatures or {}).values() if s})
+    if len(seen) == 1:
+        out += (f" CPU signature {seen[0]}: a rerun rebuilds these files byte for byte only on that signature "
+                "with the same thread count.")
+    elif len(seen) > 1:
+        out += " **Stages ran on different CPU signatures** (" + "; ".join(seen) + ")."
+    return [out, ""]
 
 
 def write_report(run_dir: str | os.PathLike, report: Mapping) -> tuple[Path, Path]:
@@ -602,7 +610,9 @@ def write_full_report(run: "Run") -> tuple[Path, Path]:
     """report.json + report.md from whatever stages have run (the teacher's part stands alone)."""
     report = dict(run.read_json("teacher_report.json", "teacher"))
     report["command"] = run.manifest().get("command") or run.command
-    report["built_on"] = {stage: (e.get("built_on") or {}).get("cpu_class") for stage, e in run.manifest()["stages"].items()}
+    stages = run.manifest()["stages"]
+    report["built_on"] = {stage: (e.get("built_on") or {}).get("cpu_class") for stage, e in stages.items()}
+    report["built_on_signature"] = {stage: (e.get("built_on") or {}).get("cpu_signature") for stage, e in stages.items()}
     report["model"] = {"name": f"teacher (YAMNet + {report['teacher']['pooling']} pooling)"}
     if run.path("data.json").is_file():
         report["data"] = run.read_json("data.json", "data")
