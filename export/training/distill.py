@@ -72,7 +72,10 @@ class DistillConfig:
     eval_batch_size: int = 16
     augment_positives_only: bool = False  # True: the augmenter only touches cry clips
     # Loss weight of the baby-like negatives (laughter, children, child speech: ``hard_negatives`` of
-    # train_student) in both cry terms, as the teacher weights them (TeacherConfig.hard_negative_weight).
+    # train_student) in both cry terms, as the teacher weighs them (TeacherConfig.hard_negative_weight).
+    # 1 (off): at 2, three seeds on validation caught more long bouts but had a longer mean median
+    # delay, which the rule written before scoring did not allow (docs/decisions.md, "Hard negatives
+    # weighted in the student's loss").
     hard_negative_weight: float = 1.0
     augment_fraction: float = 0.6  # share of training crops the augmenter touches; the rest stay as recorded
     cry_window_min_teacher: float | None = None  # cry clips train on windows the teacher scores >= this (None: any)
