@@ -10,14 +10,19 @@ from importlib import metadata
 from pathlib import Path
 
 
+def _read_cpuinfo() -> str:
+    """Linux's /proc/cpuinfo, or "" where there is none (every reader below then falls back)."""
+    try:
+        return Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+
+
 def cpu_model() -> str:
     """The CPU's model name (Linux /proc/cpuinfo; else what ``platform`` says)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith(("model name", "hardware", "cpu model")):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
+    for line in _read_cpuinfo().splitlines():
+        if line.lower().startswith(("model name", "hardware", "cpu model")):
+            return line.split(":", 1)[1].strip()
     return platform.processor() or platform.machine()
 
 
@@ -27,13 +32,8 @@ _ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "amx_tile", "
 
 def isa_flags(cpuinfo: str | None = None) -> list[str]:
     """The speed-relevant ISA flags this CPU reports (Linux /proc/cpuinfo; empty elsewhere)."""
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            return []
     present: set[str] = set()
-    for line in cpuinfo.splitlines():
+    for line in (_read_cpuinfo() if cpuinfo is None else cpuinfo).splitlines():
         if line.lower().startswith(("flags", "features")):
             present.update(line.split(":", 1)[1].split())
     return [f for f in _ISA_FLAGS if f in present]
@@ -60,13 +60,8 @@ def cpu_signature(cpuinfo: str | None = None) -> str | None:
     None elsewhere). Finer than :func:`cpu_class`: two AMD EPYCs of one class trained different
     teachers from the same code and versions (docs/decisions.md, "Pinned toolchain"), so a rebuild
     can only be expected to match byte for byte on the same signature."""
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            return None
     fields: dict[str, str] = {}
-    for line in cpuinfo.splitlines():
+    for line in (_read_cpuinfo() if cpuinfo is None else cpuinfo).splitlines():
         key, _, value = line.partition(":")
         key = key.strip().lower()
         if key in ("cpu family", "model", "stepping", "flags", "features") and key not in fields:

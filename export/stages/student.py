@@ -78,7 +78,7 @@ def _variants(run: Run, n_causes: int) -> dict[str, tuple[StudentConfig, bool]]:
 def hard_negative_ids(ctx: DataContext, side: str = "train") -> set[str]:
     """The baby-like negatives of a side (laughter, children, child speech), which the teacher and,
     with ``DistillConfig.hard_negative_weight``, the student weigh more in their loss."""
-    return {c.clip_id for c in ctx.side(side) if c.hard_negative and c.is_cry is False}
+    return {c.clip_id for c in ctx.side(side) if c.hard_negative}  # the catalog flags non-cries only
 
 
 def train_variant(cfg, ctx: DataContext, train: Sequence[Item], val: Sequence[Item], targets, augmenter,
