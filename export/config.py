@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from export.audio.home_augment import HomeAugmentConfig
 from export.data.catalog import DataConfig
 from export.models.student import StudentConfig
 from export.models.teacher import TeacherConfig
@@ -55,6 +56,7 @@ class PipelineConfig:
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     student: StudentConfig = field(default_factory=StudentConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
+    augment: HomeAugmentConfig = field(default_factory=HomeAugmentConfig)  # the home chain of teacher copies and student crops
     export: ExportConfig = field(default_factory=ExportConfig)
     seed: int = 0
     threads: int = 2
@@ -82,7 +84,7 @@ def _to_jsonable(x: Any) -> Any:
     return x
 
 
-def _merge(obj: Any, overrides: dict) -> Any:
+def merge_overrides(obj: Any, overrides: dict) -> Any:
     """A copy of dataclass ``obj`` with ``overrides`` applied recursively; unknown keys are an error."""
     names = {f.name: f for f in fields(obj)}
     changes = {}
@@ -91,7 +93,7 @@ def _merge(obj: Any, overrides: dict) -> Any:
             raise ValueError(f"unknown config key {key!r} in {type(obj).__name__}; known: {sorted(names)}")
         current = getattr(obj, key)
         if is_dataclass(current) and isinstance(value, dict):
-            changes[key] = _merge(current, value)
+            changes[key] = merge_overrides(current, value)
         elif isinstance(current, tuple) and isinstance(value, list):
             changes[key] = tuple(tuple(v) if isinstance(v, list) else v for v in value)
         else:
@@ -120,9 +122,9 @@ def load_config(path: str | Path | None = None, tiny: bool = False, extra_data: 
     ``--extra-data`` folders (added to any the file names)."""
     config = PipelineConfig()
     if tiny:
-        config = _merge(config, tiny_overrides())
+        config = merge_overrides(config, tiny_overrides())
     if path is not None:
-        config = _merge(config, json.loads(Path(path).read_text()))
+        config = merge_overrides(config, json.loads(Path(path).read_text()))
     if extra_data:
-        config = _merge(config, {"data": {"extra_data": list(config.data.extra_data) + [str(d) for d in extra_data]}})
+        config = merge_overrides(config, {"data": {"extra_data": list(config.data.extra_data) + [str(d) for d in extra_data]}})
     return config

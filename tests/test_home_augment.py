@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import soxr
 
 pytest.importorskip("audiomentations", reason="audiomentations is part of the toolchain extra")
 pytest.importorskip("pyroomacoustics", reason="pyroomacoustics is part of the toolchain extra")
@@ -60,3 +61,30 @@ def test_baby_like_stand_in_keeps_length_and_raises_pitch() -> None:
     assert y.shape == tone.shape and y.dtype == np.float32
     peak_hz = np.fft.rfftfreq(y.size, 1 / SR)[np.argmax(np.abs(np.fft.rfft(y)))]
     assert 300 * 2 ** (2.5 / 12) < peak_hz < 300 * 2 ** (7.5 / 12)
+
+
+def test_amr_round_trip_is_a_lossy_8khz_codec_of_the_same_length() -> None:
+    pytest.importorskip("av", reason="PyAV is part of the toolchain extra")
+    from export.audio.home_augment import AMR_NB_BIT_RATES, amr_nb_round_trip
+
+    x = _tone()
+    band_limited = soxr.resample(soxr.resample(x, SR, 8000), 8000, SR)[: x.size]
+    errors = []
+    for rate in (AMR_NB_BIT_RATES[0], AMR_NB_BIT_RATES[-1]):
+        y = amr_nb_round_trip(x, rate)
+        assert y.dtype == np.float32 and y.shape == x.shape and np.all(np.isfinite(y))
+        spec = np.abs(np.fft.rfft(y)) ** 2
+        freqs = np.fft.rfftfreq(y.size, 1 / SR)
+        assert spec[freqs > 4500].sum() < 1e-3 * spec[freqs < 3500].sum()  # an 8 kHz codec
+        assert np.sqrt(np.mean(y**2)) > 0.3 * np.sqrt(np.mean(x**2))  # the tone survives
+        errors.append(float(np.mean((y - band_limited) ** 2)))
+    assert errors[0] > errors[1] > 0.0  # lossy, and more so at 4.75 than at 12.2 kbit/s
+
+
+def test_codec_step_is_drawn_only_when_asked() -> None:
+    pytest.importorskip("av", reason="PyAV is part of the toolchain extra")
+    quiet = dict(p_reverb=0.0, p_background=0.0, p_telephone=0.0, p_lowpass=0.0, p_tilt=0.0, gain_db=(0.0, 0.0))
+    off = HomeAugmenter([], HomeAugmentConfig(**quiet))(_tone(), np.random.default_rng(3))
+    on = HomeAugmenter([], HomeAugmentConfig(**quiet, p_codec=1.0))(_tone(), np.random.default_rng(3))
+    default = HomeAugmenter([], HomeAugmentConfig(**quiet))(_tone(), np.random.default_rng(3))
+    assert np.array_equal(off, default) and not np.allclose(on, off, atol=1e-3)

@@ -10,7 +10,10 @@ tell them apart by the chain), built from well-kept libraries where one fits:
   (:func:`export.audio.augment.mix_at_snr`, so the SNR means what the recall-vs-SNR curve means);
 * a noise floor from -70 to -40 dBFS; gain of +-20 dB, EQ tilt (shelf filters) and a codec-like
   low-pass from ``audiomentations``; above full scale, mild clipping now and then, else a limiter;
-* an 8 kHz telephone band (``soxr`` down to 8 kHz and back).
+* an 8 kHz telephone band (``soxr`` down to 8 kHz and back);
+* optionally (``p_codec``, off by default) a round trip through the AMR-NB speech codec at one of its
+  eight bit rates (``PyAV``'s bundled opencore encoder), the codec of Donate-a-Cry's Android uploads:
+  a band limit alone does not make the codec's artefacts.
 
 Deterministic: every call draws from the generator it is given (``audiomentations`` draws from
 Python's and numpy's global generators, which are seeded from it for each call).
@@ -18,7 +21,7 @@ Python's and numpy's global generators, which are seeded from it for each call).
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
@@ -42,6 +45,7 @@ class HomeAugmentConfig:
     gain_db: tuple[float, float] = (-20.0, 20.0)
     p_tilt: float = 0.5
     p_clip: float = 0.1
+    p_codec: float = 0.0  # AMR-NB round trip; 0 draws nothing, so the chain's other draws are unchanged
     n_rooms: int = 24
     seed: int = 0
 
@@ -119,6 +123,8 @@ class HomeAugmenter:
         x = x + rng.normal(0.0, floor, size=x.size).astype(np.float32)
         if rng.random() < c.p_telephone:
             x = soxr.resample(soxr.resample(x, SAMPLE_RATE, 8000), 8000, SAMPLE_RATE)[: x.size]
+        if c.p_codec > 0 and rng.random() < c.p_codec:
+            x = amr_nb_round_trip(x, AMR_NB_BIT_RATES[int(rng.integers(len(AMR_NB_BIT_RATES)))])
         seed = int(rng.integers(2**31))
         random.seed(seed)
         np.random.seed(seed)
@@ -137,6 +143,37 @@ class HomeAugmenter:
         return (y * (peak_in / peak_out)).astype(np.float32)
 
 
+AMR_NB_BIT_RATES = (4750, 5150, 5900, 6700, 7400, 7950, 10200, 12200)
+_AMR_FRAME = 160  # samples at 8 kHz (20 ms)
+
+
+def amr_nb_round_trip(wave: np.ndarray, bit_rate: int) -> np.ndarray:
+    """``wave`` (16 kHz) as an 8 kHz AMR-NB phone upload sounds once decoded, back at 16 kHz and
+    the same length. The codec models speech, so a cry comes out with its harmonics smeared and the
+    noise between them shaped, which an 8 kHz low-pass does not imitate."""
+    import av
+
+    x8 = soxr.resample(np.asarray(wave, dtype=np.float32), SAMPLE_RATE, 8000)
+    pcm = (np.clip(x8, -1.0, 1.0) * 32767.0).astype(np.int16)
+    pcm = np.concatenate([pcm, np.zeros(-pcm.size % _AMR_FRAME + _AMR_FRAME, np.int16)])  # flush the last frame
+    encoder = av.CodecContext.create("libopencore_amrnb", "w")
+    encoder.sample_rate, encoder.format, encoder.layout, encoder.bit_rate = 8000, "s16", "mono", int(bit_rate)
+    decoder = av.CodecContext.create("amrnb", "r")
+    decoder.sample_rate, decoder.layout = 8000, "mono"
+    packets = []
+    for start in range(0, pcm.size, _AMR_FRAME):
+        frame = av.AudioFrame.from_ndarray(pcm[None, start:start + _AMR_FRAME], format="s16", layout="mono")
+        frame.sample_rate = 8000
+        packets += encoder.encode(frame)
+    packets += encoder.encode(None)
+    decoded = [f.to_ndarray().reshape(-1) for p in packets for f in decoder.decode(p)]
+    y8 = np.concatenate(decoded).astype(np.float32)[: x8.size] if decoded else np.zeros(x8.size, np.float32)
+    y = soxr.resample(y8, 8000, SAMPLE_RATE)
+    out = np.zeros(np.size(wave), np.float32)
+    out[: min(out.size, y.size)] = y[: out.size]
+    return out
+
+
 def baby_like_stand_in(wave: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Laughter or a child's voice pitched up 3 to 7 semitones: a stand-in for baby laughter and babble,
     which the data does not hold (``audiomentations.PitchShift``)."""
@@ -150,8 +187,8 @@ def baby_like_stand_in(wave: np.ndarray, rng: np.random.Generator) -> np.ndarray
     return np.clip(x, -1.0, 1.0).astype(np.float32)
 
 
-def training_augmenter(ctx, data_root, seed: int) -> HomeAugmenter:
-    """The chain over the TRAINING side's negatives (every source) and the training side's household
+def training_augmenter(ctx, data_root, seed: int, config: HomeAugmentConfig = HomeAugmentConfig()) -> HomeAugmenter:
+    """``config``'s chain (its seed replaced by ``seed``) over the TRAINING side's negatives (every source) and the training side's household
     noise recordings: a validation or test background is never heard in training. ``ctx`` is the
     run's :class:`export.data.context.DataContext`."""
     from export.data.catalog import background_clips
@@ -160,4 +197,4 @@ def training_augmenter(ctx, data_root, seed: int) -> HomeAugmenter:
     train_ids = [c.clip_id for c in ctx.side("train")]
     backgrounds = ctx.waves(background_clips(ctx.clips, train_ids, include_speech=True))
     backgrounds += [n.samples for n in noise_for_side(data_root, "train")]
-    return HomeAugmenter(backgrounds, HomeAugmentConfig(seed=seed))
+    return HomeAugmenter(backgrounds, replace(config, seed=seed))

@@ -32,6 +32,10 @@ def _parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run-dir", required=True, help="a run folder with the data and teacher stages done")
     p.add_argument("--data-root", default=None, help="as for python -m export")
+    p.add_argument("--config", default=None,
+                   help="JSON file of config overrides on the run's own config.json, to check a recipe change the "
+                        "same way (for example {\"augment\": {\"p_codec\": 0.5}}; features of changed copies are "
+                        "computed and cached anew)")
     return p
 
 
@@ -61,20 +65,30 @@ def pair_rows(run, ctx) -> list[dict]:
     return rows
 
 
+def _mean(values: list[float]) -> float:
+    return round(sum(values) / len(values), 4) if values else float("nan")
+
+
 def summary(rows: list[dict]) -> dict:
-    """Mean F1 of each placement over the pairs, and how often each one is the better."""
+    """Mean F1 of each placement over the pairs and per unseen source, and how often each placement
+    is the better."""
     n = len(rows)
-    mean = {p: round(sum(r[p]["f1"] for r in rows) / n, 4) if n else float("nan") for p in THRESHOLD_PLACEMENTS}
-    return {"pairs": n, "mean_f1": mean,
+    mean = {p: _mean([r[p]["f1"] for r in rows]) for p in THRESHOLD_PLACEMENTS}
+    by_source = {b: {p: _mean([r[p]["f1"] for r in rows if r["measured_on"] == b]) for p in THRESHOLD_PLACEMENTS}
+                 for b in dict.fromkeys(r["measured_on"] for r in rows)}
+    return {"pairs": n, "mean_f1": mean, "mean_f1_by_unseen_source": by_source,
             "middle_better": sum(r["middle"]["f1"] > r["top"]["f1"] for r in rows),
             "top_better": sum(r["top"]["f1"] > r["middle"]["f1"] for r in rows)}
 
 
 def main(argv: list[str] | None = None) -> int:
+    from export.config import merge_overrides
     from export.training.sweep import open_run_folder
 
     args = _parser().parse_args(argv)
     run, ctx, _ = open_run_folder(Path(args.run_dir), args.data_root)
+    if args.config:
+        run.config = merge_overrides(run.config, json.loads(Path(args.config).read_text()))
     rows = pair_rows(run, ctx)
     for r in rows:
         print(json.dumps(r))

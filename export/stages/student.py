@@ -99,7 +99,7 @@ def run(run: Run, ctx: DataContext) -> StudentResult:
     cfg = run.config
     train, val = student_items(ctx, "train"), student_items(ctx, "val")
     targets = teacher_targets(run)
-    augmenter = training_augmenter(ctx, run.data_root, cfg.seed)
+    augmenter = training_augmenter(ctx, run.data_root, cfg.seed, cfg.augment)
     outputs, infos = [], {}
     for name, (sc, distill) in _variants(run, len(ctx.labels)).items():
         model, history = train_variant(cfg, ctx, train, val, targets, augmenter, sc, distill)

@@ -178,7 +178,7 @@ def _features(run: Run, ctx: DataContext, extractor: FeatureExtractor) -> tuple[
     everything = ctx.side("test") + ctx.side("dev")
     feats = extract_cached(extractor, [c.clip_id for c in everything], ctx.waves(everything), run.cache_dir, "clips")
     train_c = [c for c in ctx.side("train") if c.is_cry is not None]
-    aug, rng = training_augmenter(ctx, run.data_root, seed), np.random.default_rng(seed)
+    aug, rng = training_augmenter(ctx, run.data_root, seed, run.config.augment), np.random.default_rng(seed)
     cries, negatives = [c for c in train_c if c.is_cry], [c for c in train_c if not c.is_cry]
     aug_c, aug_w = _copies(cries, ctx.waves(cries), tc.augment_copies, "aug", aug, rng)
     neg_c, neg_w = _copies(negatives, ctx.waves(negatives), tc.negative_augment_copies, "aug", aug, rng)

@@ -107,7 +107,7 @@ def sweep_point(run_dir: Path, name: str, overrides: dict, data_root: str | None
     e = config.export
     t0 = time.time()
     model, history = train_variant(point, ctx, train, val, teacher_targets(run) if distill else None,
-                                   training_augmenter(ctx, run.data_root, seed), sc, distill)
+                                   training_augmenter(ctx, run.data_root, seed, config.augment), sc, distill)
     save_student(model, Path(run_dir) / "sweeps" / f"{name}.pt")
     return _record(run_dir, {
         "name": name, "overrides": {**overrides, "distill": distill, "seed": seed, "student": student},
