@@ -3,7 +3,7 @@ from export.evaluation.threshold_check import summary
 
 
 def _row(top: float, middle: float) -> dict:
-    return {"top": {"threshold": 0.9, "f1": top}, "middle": {"threshold": 0.8, "f1": middle}}
+    return {"measured_on": "B", "top": {"threshold": 0.9, "f1": top}, "middle": {"threshold": 0.8, "f1": middle}}
 
 
 def test_summary_counts_and_means() -> None:
@@ -12,3 +12,4 @@ def test_summary_counts_and_means() -> None:
     assert s["middle_better"] == 1 and s["top_better"] == 1
     assert s["mean_f1"]["top"] == round((0.5 + 0.9 + 0.8) / 3, 4)
     assert s["mean_f1"]["middle"] == round((0.6 + 0.9 + 0.7) / 3, 4)
+    assert s["mean_f1_by_unseen_source"] == {"B": s["mean_f1"]}  # every row here is measured on "B"
