@@ -81,10 +81,21 @@ def test_amr_round_trip_is_a_lossy_8khz_codec_of_the_same_length() -> None:
     assert errors[0] > errors[1] > 0.0  # lossy, and more so at 4.75 than at 12.2 kbit/s
 
 
-def test_codec_step_is_drawn_only_when_asked() -> None:
+def test_codec_step_is_drawn_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("av", reason="PyAV is part of the toolchain extra")
+    import export.audio.home_augment as home_augment
+
     quiet = dict(p_reverb=0.0, p_background=0.0, p_telephone=0.0, p_lowpass=0.0, p_tilt=0.0, gain_db=(0.0, 0.0))
-    off = HomeAugmenter([], HomeAugmentConfig(**quiet))(_tone(), np.random.default_rng(3))
-    on = HomeAugmenter([], HomeAugmentConfig(**quiet, p_codec=1.0))(_tone(), np.random.default_rng(3))
-    default = HomeAugmenter([], HomeAugmentConfig(**quiet))(_tone(), np.random.default_rng(3))
-    assert np.array_equal(off, default) and not np.allclose(on, off, atol=1e-3)
+
+    def after_call(p_codec: float) -> tuple[np.ndarray, float]:
+        """The chain's output and the generator's next draw after it."""
+        rng = np.random.default_rng(3)
+        return HomeAugmenter([], HomeAugmentConfig(**quiet, p_codec=p_codec))(_tone(), rng), float(rng.random())
+
+    on, _ = after_call(1.0)
+    never_applied, draw_when_rolled = after_call(1e-300)  # the codec's roll is drawn but never passes
+    with monkeypatch.context() as m:
+        m.setattr(home_augment, "amr_nb_round_trip", lambda *a: pytest.fail("codec called with p_codec 0"))
+        off, draw_when_off = after_call(0.0)
+    assert np.array_equal(off, never_applied) and not np.allclose(on, off, atol=1e-3)
+    assert draw_when_off != draw_when_rolled  # p_codec 0 draws nothing, so the chain's other draws are unchanged

@@ -188,9 +188,9 @@ def baby_like_stand_in(wave: np.ndarray, rng: np.random.Generator) -> np.ndarray
 
 
 def training_augmenter(ctx, data_root, seed: int, config: HomeAugmentConfig = HomeAugmentConfig()) -> HomeAugmenter:
-    """``config``'s chain (its seed replaced by ``seed``) over the TRAINING side's negatives (every source) and the training side's household
-    noise recordings: a validation or test background is never heard in training. ``ctx`` is the
-    run's :class:`export.data.context.DataContext`."""
+    """``config``'s chain (its seed replaced by ``seed``) over the TRAINING side's negatives (every
+    source) and the training side's household noise recordings: a validation or test background is
+    never heard in training. ``ctx`` is the run's :class:`export.data.context.DataContext`."""
     from export.data.catalog import background_clips
     from export.data.noise import noise_for_side
 
