@@ -171,19 +171,12 @@ class TorchTeacher:
 
 
 def load_torch_teacher(teacher_pt: Path, yamnet_tflite: Path = YAMNET_TFLITE) -> TorchTeacher:
-    """``teacher.pt`` (:func:`export.models.teacher.load_teacher`) on YAMNet's torch port, with the feature
-    pass its config asks for. Weights come from the tflite every time (no cache is written)."""
-    from export.training.features import FeatureExtractor
-    from export.models.teacher import load_teacher, teacher_config
-    from export.models.yamnet import EMBEDDING_DIM, load_yamnet
+    """``teacher.pt`` on YAMNet's torch port, with the feature pass its config asks for
+    (:func:`export.training.features.load_teacher_pass`). Weights come from the tflite every time
+    (no cache is written)."""
+    from export.training.features import load_teacher_pass
 
-    config = teacher_config(teacher_pt)
-    extractor = FeatureExtractor(
-        load_yamnet(yamnet_tflite), hop_frames=config.hop_frames, trainable_blocks=config.fine_tune_blocks,
-        use_onnxruntime=False,
-    )
-    tail = extractor.tail if config.fine_tune_blocks > 0 else None
-    return TorchTeacher(extractor, load_teacher(teacher_pt, tail, EMBEDDING_DIM))
+    return TorchTeacher(*load_teacher_pass(teacher_pt, yamnet_tflite, use_onnxruntime=False))
 
 
 class TorchTeacherRunner:

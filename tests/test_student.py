@@ -492,3 +492,48 @@ def test_without_context_crops_a_crop_is_the_teacher_window_alone() -> None:
     assert np.array_equal(crop, wave[w * geometry.hop : w * geometry.hop + geometry.window])
     crop, target, offset = _crop(wave, geometry, None, a)
     assert offset == 0 and target is None and np.array_equal(crop, random_crop(wave, geometry.window, b))
+
+
+def test_consistent_teacher_rescores_the_augmented_crops_alone() -> None:
+    """``rescore_augmented``: an augmented crop's target becomes the teacher's score of the window as
+    the student hears it (offset and length of the window, not the context around it); a crop left as
+    recorded keeps its cached target and a clip the teacher never scored keeps none."""
+    from export.training.distill import TrainingBatch, rescore_augmented
+
+    waves = [np.arange(100, dtype=np.float32) + 1000 * i for i in range(4)]
+    cached = [(0.5, np.zeros(3)), (0.6, np.zeros(3)), None, (0.8, np.zeros(3))]
+    batch = TrainingBatch(waves, cached, offsets=[0, 20, 0, 10], augmented=[True, False, True, True])
+    heard: list[np.ndarray] = []
+
+    def scorer(windows):
+        heard.extend(windows)
+        return np.array([float(w[0]) for w in windows]), np.ones((len(windows), 3))
+
+    targets = rescore_augmented(batch, scorer, window=30)
+    assert [w[0] for w in heard] == [0.0, 3010.0] and all(w.size == 30 for w in heard)
+    assert targets[0][0] == 0.0 and targets[3][0] == 3010.0 and np.allclose(targets[3][1], 1.0)
+    assert targets[1] is cached[1] and targets[2] is None
+    assert batch.targets == cached  # the batch itself is left as drawn
+
+
+def test_train_student_with_a_consistent_teacher_asks_the_teacher_about_every_augmented_crop() -> None:
+    train, val = _toy_items(12, seed=0), _toy_items(6, seed=1)
+    config = DistillConfig(epochs=2, batch_size=6, clip_seconds=0.6, progress=False, augment_fraction=1.0,
+                           consistent_teacher=True)
+    augment = lambda w, rng: w * np.float32(rng.uniform(0.5, 1.0))  # noqa: E731
+    asked: list[int] = []
+
+    def scorer(windows):
+        asked.extend(w.size for w in windows)
+        return np.full(len(windows), 2.0), np.zeros((len(windows), 3))
+
+    tiny = StudentConfig.tiny(n_causes=3)
+    _, history = train_student(train, val, _toy_teacher(train), config, student_config=tiny, augmenter=augment,
+                               teacher_scorer=scorer)
+    assert len(asked) == 2 * len(train) and max(asked) <= int(0.6 * SAMPLE_RATE)
+    assert history.config["consistent_teacher"] is True and np.isfinite(history.epochs[-1].train_loss)
+    asked.clear()  # the plain student has no teacher to ask
+    train_student(train, val, None, config, student_config=tiny, augmenter=augment, distill=False, teacher_scorer=scorer)
+    assert asked == []
+    with pytest.raises(ValueError, match="teacher_scorer"):
+        train_student(train, val, _toy_teacher(train), config, student_config=tiny, augmenter=augment)

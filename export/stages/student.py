@@ -10,11 +10,12 @@ from typing import Sequence
 import numpy as np
 
 from export.audio.home_augment import training_augmenter
+from export.constants import YAMNET_TFLITE
 from export.data.context import DataContext
 from export.evaluation.evaluate import selection_score
 from export.models.student import StudentConfig, count_parameters, save_student
 from export.pipeline import Run
-from export.training.distill import Item, predict_windows, train_student
+from export.training.distill import Item, TeacherScorer, predict_windows, train_student
 
 
 @dataclass
@@ -81,16 +82,35 @@ def hard_negative_ids(ctx: DataContext, side: str = "train") -> set[str]:
     return {c.clip_id for c in ctx.side(side) if c.hard_negative}  # the catalog flags non-cries only
 
 
+def teacher_scorer(run: Run, cfg) -> TeacherScorer | None:
+    """The run's teacher on raw audio (YAMNet's pass and ``teacher.pt``'s head) when ``cfg.distill``
+    asks for a consistent teacher, else None (nothing is loaded)."""
+    if not cfg.distill.consistent_teacher:
+        return None
+    from export.models.teacher import score_waves
+    from export.training.features import load_teacher_pass
+
+    extractor, saved = load_teacher_pass(run.require("teacher.pt", "teacher"), run.data_root / YAMNET_TFLITE,
+                                         cache_dir=run.cache_dir, threads=cfg.threads or 1)
+
+    def score(waves: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        out = score_waves(extractor, saved.head, saved.config, waves)
+        return out.cry_logit, out.cause_logits
+
+    return score
+
+
 def train_variant(cfg, ctx: DataContext, train: Sequence[Item], val: Sequence[Item], targets, augmenter,
-                  student_config: StudentConfig, distill: bool):
+                  student_config: StudentConfig, distill: bool, scorer: TeacherScorer | None = None):
     """One student as this stage trains it, from the pipeline config ``cfg`` (its ``distill``, ``seed``,
-    ``threads`` and scoring windows) and the data context (labels, hard negatives):
+    ``threads`` and scoring windows) and the data context (labels, hard negatives); ``scorer``: the
+    teacher on raw audio (:func:`teacher_scorer`) for a consistent teacher.
     ``python -m export.training.sweep`` trains its points through this too, so a sweep point and the
     stage cannot drift apart."""
     return train_student(
         train, val, targets, cfg.distill, student_config=student_config, distill=distill, augmenter=augmenter,
         val_score=window_val_score(ctx.labels, cfg.export.window_seconds, cfg.export.hop_seconds), seed=cfg.seed,
-        threads=cfg.threads, hard_negatives=hard_negative_ids(ctx),
+        threads=cfg.threads, hard_negatives=hard_negative_ids(ctx), teacher_scorer=scorer,
     )
 
 
@@ -100,9 +120,10 @@ def run(run: Run, ctx: DataContext) -> StudentResult:
     train, val = student_items(ctx, "train"), student_items(ctx, "val")
     targets = teacher_targets(run)
     augmenter = training_augmenter(ctx, run.data_root, cfg.seed, cfg.augment)
+    scorer = teacher_scorer(run, cfg)
     outputs, infos = [], {}
     for name, (sc, distill) in _variants(run, len(ctx.labels)).items():
-        model, history = train_variant(cfg, ctx, train, val, targets, augmenter, sc, distill)
+        model, history = train_variant(cfg, ctx, train, val, targets, augmenter, sc, distill, scorer)
         path = save_student(model, run.path(f"student_{name}.pt"))
         outputs += [path, run.write_json(f"student_{name}_history.json", history.to_dict())]
         infos[name] = StudentInfo(path, count_parameters(model), len(history.epochs), history.best_epoch,

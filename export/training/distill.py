@@ -49,6 +49,8 @@ Item = tuple[str, np.ndarray, int, int]
 TeacherLogits = Mapping[str, tuple[float | np.ndarray, Sequence[float] | np.ndarray]]
 #: (model, validation items) -> score, higher is better.
 ValScore = Callable[[CryStudent, Sequence[Item]], float]
+#: Waveforms (one scored window each) -> the teacher's (cry logits [B], cause logits [B, K]) on them.
+TeacherScorer = Callable[[Sequence[np.ndarray]], tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass
@@ -86,6 +88,11 @@ class DistillConfig:
     # against the 0.6.0 recipe on the same machine, it lost long-bout recall and delay over three
     # seeds (docs/decisions.md, "Context crops").
     context_crops: bool = False
+    # The soft target of an augmented crop is the teacher's score of that augmented crop (the teacher
+    # rescored online), not of the clean window: teacher and student then answer the same input, so
+    # the soft term stops asking the student to hear a cry the room has buried (Beyer et al. 2022,
+    # "a good teacher is patient and consistent"). Needs ``train_student(teacher_scorer=...)``.
+    consistent_teacher: bool = False
     progress: bool = True  # tqdm bars
 
     def __post_init__(self) -> None:
@@ -200,22 +207,49 @@ def _crop(
     return wave[lo : start + geometry.window + geometry.after], target, start - lo
 
 
+@dataclass
+class TrainingBatch:
+    """Crops (augmented where drawn), the teacher target of each (None where the teacher did not score
+    the clip), where each crop's window starts (samples) and which crops went through the augmenter."""
+
+    waves: list[np.ndarray]
+    targets: list
+    offsets: list[int]
+    augmented: list[bool]
+
+
 def _training_batch(
     items: Sequence[Item], geometry: CropGeometry, rng: np.random.Generator, augmenter: Callable | None,
     positives_only: bool, teacher: TeacherLogits | None, fraction: float = 1.0, min_teacher: float | None = None,
-) -> tuple[list[np.ndarray], list, list[int]]:
-    """Crops (augmented), their teacher targets (None where the teacher did not score the clip) and
-    where each crop's window starts (samples)."""
-    waves, targets, offsets = [], [], []
+) -> TrainingBatch:
+    """One batch's crops and targets, drawn in item order from ``rng``."""
+    batch = TrainingBatch([], [], [], [])
     for clip_id, wave, is_cry, _ in items:
         scores = teacher.get(clip_id) if teacher else None
         w, target, offset = _crop(np.asarray(wave, dtype=np.float32), geometry, scores, rng, is_cry, min_teacher)
-        if augmenter is not None and (is_cry or not positives_only) and (fraction >= 1.0 or rng.random() < fraction):
+        augment = augmenter is not None and (is_cry or not positives_only) and (fraction >= 1.0 or rng.random() < fraction)
+        if augment:
             w = np.asarray(augmenter(w, rng), dtype=np.float32)
-        waves.append(w)
-        targets.append(target)
-        offsets.append(offset)
-    return waves, targets, offsets
+        batch.waves.append(w)
+        batch.targets.append(target)
+        batch.offsets.append(offset)
+        batch.augmented.append(augment)
+    return batch
+
+
+def rescore_augmented(batch: TrainingBatch, scorer: TeacherScorer, window: int) -> list:
+    """The batch's targets with each augmented crop's replaced by the teacher's score of the window the
+    student is trained on, as augmented (``consistent_teacher``). Crops left as recorded keep the
+    cached score of the same audio, and clips the teacher never scored keep no target."""
+    rescore = [i for i, (aug, t) in enumerate(zip(batch.augmented, batch.targets)) if aug and t is not None]
+    targets = list(batch.targets)
+    if not rescore:
+        return targets
+    windows = [batch.waves[i][batch.offsets[i] : batch.offsets[i] + window] for i in rescore]
+    cry, causes = scorer(windows)
+    for j, i in enumerate(rescore):
+        targets[i] = (float(cry[j]), np.asarray(causes[j], dtype=np.float32))
+    return targets
 
 
 def _targets(items: Sequence[Item], teacher: Sequence | TeacherLogits | None, n_causes: int,
@@ -431,6 +465,7 @@ def train_student(
     seed: int = 0,
     threads: int | None = None,
     hard_negatives: Collection[str] = (),
+    teacher_scorer: TeacherScorer | None = None,
 ) -> tuple[CryStudent, TrainHistory]:
     """Train a :class:`CryStudent` through :func:`export.training.fit.fit`; returns the
     best-validation model (eval mode) and its history.
@@ -439,6 +474,7 @@ def train_student(
     called on each training crop (e.g. :class:`export.audio.augment.Augmenter`, built on training-side
     backgrounds only). ``val_score(model, val_set)``: higher is better; default minus the hard loss.
     ``hard_negatives``: the clip ids whose cry terms weigh ``config.hard_negative_weight``.
+    ``teacher_scorer``: the teacher on raw windows, required by ``config.consistent_teacher``.
     """
     student_config = student_config or StudentConfig()
     k = student_config.n_causes
@@ -450,6 +486,9 @@ def train_student(
     window_frames = geometry.window_frames()
     teacher = teacher_outputs if distill else None
     cry_weights = hard_negative_weights(train_set, hard_negatives, config.hard_negative_weight)
+    consistent = distill and config.consistent_teacher
+    if consistent and teacher_scorer is None:
+        raise ValueError("consistent_teacher needs a teacher_scorer (the teacher on raw audio)")
 
     def make_optimizer(model: CryStudent):
         opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -459,10 +498,11 @@ def train_student(
         order = rng.permutation(len(train_set))
         for step in range(steps):
             batch = [train_set[i] for i in order[step * config.batch_size : (step + 1) * config.batch_size]]
-            waves, soft, offsets = _training_batch(batch, geometry, rng, augmenter, config.augment_positives_only,
-                                                   teacher, config.augment_fraction, config.cry_window_min_teacher)
-            x, lengths = pad_batch(waves)
-            first_frame = torch.tensor(offsets, dtype=torch.long) // geometry.frame
+            drawn = _training_batch(batch, geometry, rng, augmenter, config.augment_positives_only,
+                                    teacher, config.augment_fraction, config.cry_window_min_teacher)
+            soft = rescore_augmented(drawn, teacher_scorer, geometry.window) if consistent else drawn.targets
+            x, lengths = pad_batch(drawn.waves)
+            first_frame = torch.tensor(drawn.offsets, dtype=torch.long) // geometry.frame
             yield x, lengths, first_frame, _targets(batch, soft if teacher is not None else None, k, cry_weights)
 
     def loss(model: CryStudent, batch) -> tuple[torch.Tensor, dict[str, float]]:
@@ -488,7 +528,9 @@ __all__ = [
     "DistillConfig",
     "EpochLog",
     "Item",
+    "TeacherScorer",
     "TrainHistory",
+    "TrainingBatch",
     "distillation_loss",
     "hard_negative_weights",
     "loss_weights",
@@ -496,6 +538,7 @@ __all__ = [
     "predict",
     "predict_logits",
     "predict_windows",
+    "rescore_augmented",
     "train_student",
     "validation_loss_score",
 ]

@@ -140,6 +140,25 @@ class FeatureExtractor:
         return out
 
 
+def load_teacher_pass(
+    teacher_pt: Path, yamnet_tflite: Path, *, cache_dir: Path | None = None, threads: int = 2,
+    use_onnxruntime: bool = True,
+):
+    """``teacher.pt`` (:func:`export.models.teacher.load_teacher`) with the backbone pass its config
+    asks for: ``(extractor, saved teacher)``, what scores raw audio end to end
+    (:func:`export.models.teacher.score_waves`)."""
+    from export.models.teacher import load_teacher, teacher_config
+    from export.models.yamnet import EMBEDDING_DIM, load_yamnet
+
+    config = teacher_config(teacher_pt)
+    extractor = FeatureExtractor(
+        load_yamnet(yamnet_tflite, cache_dir=cache_dir), hop_frames=config.hop_frames,
+        trainable_blocks=config.fine_tune_blocks, cache_dir=cache_dir, use_onnxruntime=use_onnxruntime, threads=threads,
+    )
+    tail = extractor.tail if config.fine_tune_blocks > 0 else None
+    return extractor, load_teacher(teacher_pt, tail, EMBEDDING_DIM)
+
+
 def cache_key(clip_ids: Iterable[str], extractor: FeatureExtractor, extra: str = "") -> str:
     h = hashlib.sha1()
     for c in clip_ids:

@@ -93,7 +93,7 @@ def sweep_point(run_dir: Path, name: str, overrides: dict, data_root: str | None
     """Train one variant on ``run_dir``'s data and teacher; returns (and appends) its result line."""
     from export.audio.home_augment import training_augmenter
     from export.models.student import StudentConfig, save_student
-    from export.stages.student import student_items, teacher_targets, train_variant
+    from export.stages.student import student_items, teacher_scorer, teacher_targets, train_variant
     from export.training.distill import DistillConfig
 
     run, ctx, config = open_run_folder(run_dir, data_root)
@@ -107,7 +107,8 @@ def sweep_point(run_dir: Path, name: str, overrides: dict, data_root: str | None
     e = config.export
     t0 = time.time()
     model, history = train_variant(point, ctx, train, val, teacher_targets(run) if distill else None,
-                                   training_augmenter(ctx, run.data_root, seed, config.augment), sc, distill)
+                                   training_augmenter(ctx, run.data_root, seed, config.augment), sc, distill,
+                                   teacher_scorer(run, point) if distill else None)
     save_student(model, Path(run_dir) / "sweeps" / f"{name}.pt")
     return _record(run_dir, {
         "name": name, "overrides": {**overrides, "distill": distill, "seed": seed, "student": student},
