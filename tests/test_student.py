@@ -532,8 +532,26 @@ def test_train_student_with_a_consistent_teacher_asks_the_teacher_about_every_au
                                teacher_scorer=scorer)
     assert len(asked) == 2 * len(train) and max(asked) <= int(0.6 * SAMPLE_RATE)
     assert history.config["consistent_teacher"] is True and np.isfinite(history.epochs[-1].train_loss)
+    asked.clear()  # on negatives only: half of the toy clips
+    train_student(train, val, _toy_teacher(train), dataclasses.replace(config, consistent_cries=False),
+                  student_config=tiny, augmenter=augment, teacher_scorer=scorer)
+    assert len(asked) == 2 * sum(1 for it in train if not it[2])
     asked.clear()  # the plain student has no teacher to ask
     train_student(train, val, None, config, student_config=tiny, augmenter=augment, distill=False, teacher_scorer=scorer)
     assert asked == []
     with pytest.raises(ValueError, match="teacher_scorer"):
         train_student(train, val, _toy_teacher(train), config, student_config=tiny, augmenter=augment)
+
+
+def test_a_consistent_teacher_on_negatives_only_leaves_the_cries_cached_scores() -> None:
+    from export.training.distill import TrainingBatch, rescore_augmented
+
+    waves = [np.full(50, float(i), dtype=np.float32) for i in range(3)]
+    cached = [(0.5, np.zeros(3)), (0.6, np.zeros(3)), (0.7, np.zeros(3))]
+    batch = TrainingBatch(waves, cached, offsets=[0, 0, 0], augmented=[True, True, False])
+    scorer = lambda ws: (np.array([float(w[0]) + 10 for w in ws]), np.zeros((len(ws), 3)))  # noqa: E731
+    targets = rescore_augmented(batch, scorer, 20, negatives_only=True, is_cry=[1, 0, 0])
+    assert targets[0] is cached[0] and targets[1][0] == 11.0 and targets[2] is cached[2]
+    assert rescore_augmented(batch, scorer, 20)[0][0] == 10.0  # both augmented crops by default
+    with pytest.raises(ValueError, match="is_cry"):
+        rescore_augmented(batch, scorer, 20, negatives_only=True)
