@@ -12,7 +12,8 @@ takes it (:class:`~export.training.distill.DistillConfig` fields, ``"student": {
    for the false-alarm budget, whose validation figures are what the rule reads;
 3. judges the variant on validation. It becomes the default if, over the seeds,
    - its mean long-bout recall is not lower than the baseline's by more than one bout (one over the
-     fewest long bouts of any seed's streams),
+     most long bouts of any seed's streams: 1/27 with the default streams, the margin of every
+     earlier check),
    - its mean median detection delay is not higher, and
    - its mean selection score is at least the baseline's lowest.
 
@@ -150,7 +151,7 @@ def judge(baseline: Sequence[Measured], variant: Sequence[Measured]) -> dict:
     if not baseline or len(baseline) != len(variant):
         raise ValueError("the baseline and the variant need the same, non-empty set of seeds")
     mean = lambda rows, f: float(np.mean([getattr(r, f) for r in rows]))  # noqa: E731
-    one_bout = 1.0 / min(r.long_bouts for r in list(baseline) + list(variant))
+    one_bout = 1.0 / max(r.long_bouts for r in list(baseline) + list(variant))
     means = {side: {f: mean(rows, f) for f in ("selection_score", "long_bout_recall", "median_delay_s",
                                                  "false_alarms_per_hour", "test_f1")}
              for side, rows in (("baseline", baseline), ("variant", variant))}
