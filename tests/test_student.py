@@ -495,23 +495,24 @@ def test_without_context_crops_a_crop_is_the_teacher_window_alone() -> None:
 
 
 def test_consistent_teacher_rescores_the_augmented_crops_alone() -> None:
-    """``rescore_augmented``: an augmented crop's target becomes the teacher's score of the window as
-    the student hears it (offset and length of the window, not the context around it); a crop left as
-    recorded keeps its cached target and a clip the teacher never scored keeps none."""
+    """``rescore_augmented``: an augmented crop's target becomes the teacher's score of its window as
+    heard (``teacher_views``); a crop left as recorded keeps its cached target and a clip the teacher
+    never scored keeps none."""
     from export.training.distill import TrainingBatch, rescore_augmented
 
     waves = [np.arange(100, dtype=np.float32) + 1000 * i for i in range(4)]
+    views = [w[10:40] for w in waves]
     cached = [(0.5, np.zeros(3)), (0.6, np.zeros(3)), None, (0.8, np.zeros(3))]
-    batch = TrainingBatch(waves, cached, offsets=[0, 20, 0, 10], augmented=[True, False, True, True])
+    batch = TrainingBatch(waves, cached, [0, 20, 0, 10], [True, False, True, True], views)
     heard: list[np.ndarray] = []
 
     def scorer(windows):
         heard.extend(windows)
         return np.array([float(w[0]) for w in windows]), np.ones((len(windows), 3))
 
-    targets = rescore_augmented(batch, scorer, window=30)
-    assert [w[0] for w in heard] == [0.0, 3010.0] and all(w.size == 30 for w in heard)
-    assert targets[0][0] == 0.0 and targets[3][0] == 3010.0 and np.allclose(targets[3][1], 1.0)
+    targets = rescore_augmented(batch, scorer)
+    assert [w[0] for w in heard] == [10.0, 3010.0] and all(w.size == 30 for w in heard)
+    assert targets[0][0] == 10.0 and targets[3][0] == 3010.0 and np.allclose(targets[3][1], 1.0)
     assert targets[1] is cached[1] and targets[2] is None
     assert batch.targets == cached  # the batch itself is left as drawn
 
@@ -530,7 +531,7 @@ def test_train_student_with_a_consistent_teacher_asks_the_teacher_about_every_au
     tiny = StudentConfig.tiny(n_causes=3)
     _, history = train_student(train, val, _toy_teacher(train), config, student_config=tiny, augmenter=augment,
                                teacher_scorer=scorer)
-    assert len(asked) == 2 * len(train) and max(asked) <= int(0.6 * SAMPLE_RATE)
+    assert len(asked) == 2 * len(train) and max(asked) <= int(0.6 * SAMPLE_RATE) + 240  # clip scores: no tail
     assert history.config["consistent_teacher"] is True and np.isfinite(history.epochs[-1].train_loss)
     asked.clear()  # on negatives only: half of the toy clips
     train_student(train, val, _toy_teacher(train), dataclasses.replace(config, consistent_cries=False),
@@ -548,10 +549,32 @@ def test_a_consistent_teacher_on_negatives_only_leaves_the_cries_cached_scores()
 
     waves = [np.full(50, float(i), dtype=np.float32) for i in range(3)]
     cached = [(0.5, np.zeros(3)), (0.6, np.zeros(3)), (0.7, np.zeros(3))]
-    batch = TrainingBatch(waves, cached, offsets=[0, 0, 0], augmented=[True, True, False])
+    batch = TrainingBatch(waves, cached, [0, 0, 0], [True, True, False], waves)
     scorer = lambda ws: (np.array([float(w[0]) + 10 for w in ws]), np.zeros((len(ws), 3)))  # noqa: E731
-    targets = rescore_augmented(batch, scorer, 20, negatives_only=True, is_cry=[1, 0, 0])
+    targets = rescore_augmented(batch, scorer, negatives_only=True, is_cry=[1, 0, 0])
     assert targets[0] is cached[0] and targets[1][0] == 11.0 and targets[2] is cached[2]
-    assert rescore_augmented(batch, scorer, 20)[0][0] == 10.0  # both augmented crops by default
+    assert rescore_augmented(batch, scorer)[0][0] == 10.0  # both augmented crops by default
     with pytest.raises(ValueError, match="is_cry"):
-        rescore_augmented(batch, scorer, 20, negatives_only=True)
+        rescore_augmented(batch, scorer, negatives_only=True)
+
+
+def test_a_consistent_teacher_hears_the_window_with_the_frames_its_front_end_needs_after_it() -> None:
+    """The teacher's cached window scores came from whole clips, whose 1.92 s windows span 192 full
+    log-mel frames; 1.92 s alone gives 190, padded with silence, which moved validation cry logits by
+    0.35 in the mean. So a consistent teacher hears 240 samples more (augmented with the window), while
+    the student's crop is the window alone, as without a consistent teacher."""
+    from export.training.distill import CropGeometry, _training_batch
+
+    student = StudentConfig()
+    plain = CropGeometry.for_student(DistillConfig(), student)
+    geometry = CropGeometry.for_student(DistillConfig(consistent_teacher=True), student)
+    assert plain.teacher_tail == 0 and geometry.teacher_tail == 240 and geometry.window == 30720
+    wave = tones(1, 4.0, seed=5)[0]
+    scores = (np.zeros(3), np.zeros((3, 5)))
+    items = [("a", wave, 1, 0)]
+    double = lambda w, rng: w * np.float32(2.0)  # noqa: E731
+    for g in (plain, geometry):
+        batch = _training_batch(items, g, np.random.default_rng(1), double, False, {"a": scores})
+        start = [w * g.hop for w in range(3) if np.array_equal(batch.waves[0], 2 * wave[w * g.hop : w * g.hop + g.window])]
+        assert len(start) == 1, "the student's crop is one teacher window, augmented"
+        assert np.array_equal(batch.teacher_views[0], 2 * wave[start[0] : start[0] + g.window + g.teacher_tail])
