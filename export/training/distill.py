@@ -93,9 +93,9 @@ class DistillConfig:
     # rescored online), not of the clean window: teacher and student then answer the same input, so
     # the soft term stops asking the student to hear a cry the room has buried (Beyer et al. 2022,
     # "a good teacher is patient and consistent"). Needs ``train_student(teacher_scorer=...)``. Off:
-    # over three seeds on validation it ranked clips better (AUC 0.9945 against 0.9863) but started
-    # the monitor's detections later on every seed, which the release check's rule does not allow
-    # (docs/decisions.md, "Consistent teacher").
+    # over three seeds on validation streams its monitor started detections later (median delay 6.29
+    # against 4.94 s), which the release check's rule does not allow (docs/decisions.md, "Consistent
+    # teacher").
     consistent_teacher: bool = False
     # With consistent_teacher: False rescores only the augmented negatives, and an augmented cry keeps
     # the teacher's score of its clean window (the teacher's own recall falls to 0.39 at 0 dB SNR).
