@@ -40,7 +40,8 @@ def test_the_rule_adopts_only_when_all_three_conditions_hold() -> None:
 
 
 def test_points_and_their_overrides() -> None:
-    got = points("cons", {"consistent_teacher": True, "student": {"causal": True}}, [0, 2])
+    variant, baseline = points("cons", {"consistent_teacher": True, "student": {"causal": True}}, [0, 2])
+    got = variant + baseline
     assert [p.name for p in got] == ["cons_s0", "cons_s2", "base_s0", "base_s2"]
     assert got[1].sweep_overrides() == {"consistent_teacher": True, "student": {"causal": True}, "seed": 2}
     assert got[1].export_overrides() == {"seed": 2, "threads": 1, "distill": {"consistent_teacher": True},
@@ -73,7 +74,7 @@ class FakeStages:
             copy = Path(argv[argv.index("--run-dir") + 1])
             config = json.loads(Path(argv[argv.index("--config") + 1]).read_text())
             assert (copy / "student_distilled.pt").read_bytes() == copy.name.encode()
-            assert config["seed"] == int(copy.name[-1]) and config["threads"] == 1 and config["teacher"] == {"epochs": 7}
+            assert config["seed"] == int(copy.name[-1]) and config["threads"] == 1 and config["teacher"]["epochs"] == 7
             validation = {"event_recall_10s_or_more": self.recall[copy.name.split("_s")[0]], "bouts_10s_or_more": 20,
                           "event_recall": 0.5, "false_alarms_per_hour": 0.5, "median_delay_s": 5.0}
             (copy / "export_info.json").write_text(json.dumps({"monitor": {"validation": validation}}))
@@ -89,7 +90,7 @@ def test_release_check_runs_each_point_once_and_collects_on_a_rerun(tmp_path: Pa
     assert len(stages.calls) == 8  # a sweep and an export for each of four points
     copy = run_dir / "release_check" / "cons_s1"
     assert (copy / "teacher.pt").read_bytes() == b"teacher"
-    assert json.loads((copy / "config.json").read_text())["distill"] == {"consistent_teacher": True}
+    assert json.loads((copy / "config.json").read_text())["distill"]["consistent_teacher"] is True
     assert result["verdict"]["adopt"] is True and result["verdict"]["means"]["variant"]["long_bout_recall"] == 0.9
     assert json.loads((run_dir / "release_check" / "cons.json").read_text())["verdict"]["adopt"] is True
     stages.calls.clear()
@@ -109,3 +110,16 @@ def test_a_failed_step_stops_the_check(tmp_path: Path) -> None:
         release_check(run_dir, "cons", {}, [0], runner=failing)
     assert not (run_dir / "release_check" / "cons.json").exists()
     assert Point("x_s0", 0, {}).export_overrides()["seed"] == 0
+
+
+def test_a_copy_refuses_an_unknown_config_key_and_sides_do_not_depend_on_names(tmp_path: Path) -> None:
+    from export.evaluation.release_check import prepare_copy
+
+    run_dir = tmp_path / "run"
+    (run_dir / "sweeps").mkdir(parents=True)
+    (run_dir / "config.json").write_text("{}")
+    (run_dir / "sweeps" / "x_s0.pt").write_bytes(b"x")
+    with pytest.raises(ValueError, match="unknown config key 'no_such_field'"):
+        prepare_copy(run_dir, Point("x_s0", 0, {"no_such_field": 1}))
+    variant, baseline = points("base_like", {}, [0])
+    assert [p.name for p in variant] == ["base_like_s0"] and [p.name for p in baseline] == ["base_s0"]

@@ -83,25 +83,26 @@ class Measured:
     test_auc: float
 
 
-def points(name: str, overrides: dict, seeds: Sequence[int]) -> list[Point]:
-    """The variant's points first (they may train longer), then the baseline's."""
+def points(name: str, overrides: dict, seeds: Sequence[int]) -> tuple[list[Point], list[Point]]:
+    """(the variant's points, the baseline's)."""
     if name == BASELINE:
         raise ValueError(f"{BASELINE!r} names the baseline: give the variant another name")
-    return [Point(f"{name}_s{s}", s, dict(overrides)) for s in seeds] + [Point(f"{BASELINE}_s{s}", s, {}) for s in seeds]
+    return [Point(f"{name}_s{s}", s, dict(overrides)) for s in seeds], [Point(f"{BASELINE}_s{s}", s, {}) for s in seeds]
 
 
-def _deep_merge(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
+def copy_dir(run_dir: Path, point: Point) -> Path:
+    """Where a point's export stage runs: ``DIR/release_check/POINT``."""
+    return Path(run_dir) / "release_check" / point.name
 
 
 def prepare_copy(run_dir: Path, point: Point) -> Path:
-    """``DIR/release_check/POINT``: the run folder's files (not its subfolders), the point's checkpoint as
-    both students, and ``config.json`` = the run's config with the point's export overrides."""
+    """:func:`copy_dir`: the run folder's files (not its subfolders), the point's checkpoint as both
+    students, and ``config.json`` = the run's config with the point's export overrides, merged as
+    ``--config`` merges (:func:`export.config.merge_overrides`: an unknown key is an error)."""
+    from export.config import load_config, merge_overrides
+
     run_dir = Path(run_dir)
-    copy = run_dir / "release_check" / point.name
+    copy = copy_dir(run_dir, point)
     copy.mkdir(parents=True, exist_ok=True)
     for f in run_dir.iterdir():
         if f.is_file():
@@ -109,8 +110,7 @@ def prepare_copy(run_dir: Path, point: Point) -> Path:
     checkpoint = run_dir / "sweeps" / f"{point.name}.pt"
     for student in ("student_distilled.pt", "student_plain.pt"):  # the plain one's rows are not read
         shutil.copy2(checkpoint, copy / student)
-    base = json.loads((run_dir / "config.json").read_text())
-    (copy / "config.json").write_text(json.dumps(_deep_merge(base, point.export_overrides()), indent=2))
+    merge_overrides(load_config(run_dir / "config.json"), point.export_overrides()).save(copy / "config.json")
     return copy
 
 
@@ -128,8 +128,7 @@ def run_point(run_dir: Path, point: Point, runner: Runner, data_root: str | None
     if _sweep_line(run_dir, point.name) is None or not (Path(run_dir) / "sweeps" / f"{point.name}.pt").is_file():
         runner(py + ["export.training.sweep", point.name, json.dumps(point.sweep_overrides()),
                      "--run-dir", str(run_dir), "--threads", "1"] + root)
-    copy = Path(run_dir) / "release_check" / point.name
-    if not (copy / "export_info.json").is_file():
+    if not (copy_dir(run_dir, point) / "export_info.json").is_file():
         copy = prepare_copy(run_dir, point)
         runner(py + ["export", "export", "--run-dir", str(copy), "--config", str(copy / "config.json")] + root)
 
@@ -137,7 +136,7 @@ def run_point(run_dir: Path, point: Point, runner: Runner, data_root: str | None
 def measure(run_dir: Path, point: Point) -> Measured:
     """The point's validation figures (selection score from the sweep, monitor from the export stage)."""
     line = _sweep_line(run_dir, point.name)
-    info_path = Path(run_dir) / "release_check" / point.name / "export_info.json"
+    info_path = copy_dir(run_dir, point) / "export_info.json"
     if line is None or not info_path.is_file():
         raise ValueError(f"{point.name}: no sweep line or no export_info.json under {run_dir}: run it first")
     val = json.loads(info_path.read_text())["monitor"]["validation"]
@@ -152,6 +151,7 @@ def judge(baseline: Sequence[Measured], variant: Sequence[Measured]) -> dict:
         raise ValueError("the baseline and the variant need the same, non-empty set of seeds")
     mean = lambda rows, f: float(np.mean([getattr(r, f) for r in rows]))  # noqa: E731
     one_bout = 1.0 / max(r.long_bouts for r in list(baseline) + list(variant))
+    baseline_min = min(r.selection_score for r in baseline)
     means = {side: {f: mean(rows, f) for f in ("selection_score", "long_bout_recall", "median_delay_s",
                                                  "false_alarms_per_hour", "test_f1")}
              for side, rows in (("baseline", baseline), ("variant", variant))}
@@ -159,9 +159,9 @@ def judge(baseline: Sequence[Measured], variant: Sequence[Measured]) -> dict:
     conditions = {
         "long_bout_recall_within_one_bout": v["long_bout_recall"] >= b["long_bout_recall"] - one_bout,
         "median_delay_not_higher": v["median_delay_s"] <= b["median_delay_s"],
-        "selection_score_at_least_baseline_min": v["selection_score"] >= min(r.selection_score for r in baseline),
+        "selection_score_at_least_baseline_min": v["selection_score"] >= baseline_min,
     }
-    return {"means": means, "one_bout": one_bout, "baseline_min_selection_score": min(r.selection_score for r in baseline),
+    return {"means": means, "one_bout": one_bout, "baseline_min_selection_score": baseline_min,
             "conditions": conditions, "adopt": all(conditions.values())}
 
 
@@ -188,13 +188,12 @@ def _subprocess_runner(argv: list[str]) -> None:
 def release_check(run_dir: Path, name: str, overrides: dict, seeds: Sequence[int], jobs: int = 2,
                   runner: Runner = _subprocess_runner, data_root: str | None = None) -> dict:
     """Run every point (``jobs`` at a time), measure them and judge; writes ``DIR/release_check/NAME.json``."""
-    todo = points(name, overrides, seeds)
+    variant_points, baseline_points = points(name, overrides, seeds)  # the variant's first: they may train longer
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        list(pool.map(lambda p: run_point(run_dir, p, runner, data_root), todo))
-    measured = [measure(run_dir, p) for p in todo]
-    variant = [m for m in measured if not m.name.startswith(f"{BASELINE}_")]
-    baseline = [m for m in measured if m.name.startswith(f"{BASELINE}_")]
-    result = {"name": name, "overrides": overrides, "seeds": list(seeds), "rows": [asdict(m) for m in measured],
+        list(pool.map(lambda p: run_point(run_dir, p, runner, data_root), variant_points + baseline_points))
+    variant = [measure(run_dir, p) for p in variant_points]
+    baseline = [measure(run_dir, p) for p in baseline_points]
+    result = {"name": name, "overrides": overrides, "seeds": list(seeds), "rows": [asdict(m) for m in variant + baseline],
               "verdict": judge(baseline, variant)}
     out = Path(run_dir) / "release_check" / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
