@@ -3,8 +3,10 @@ runner turns pushed events into the bouts it caught."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from export.evaluation.home_day import SAMPLE_RATE, HomeDayConfig, build_stream, run_monitor
+from export.evaluation.monitor import false_alarms_heard
 from export.evaluation.stream_rules import LONG_BOUT_SECONDS
 from infantcry_sdk.events import CryEvent
 
@@ -63,3 +65,34 @@ def test_run_monitor_scores_recall_delay_and_false_alarms() -> None:
     score = run_monitor(s, lambda: _OracleStream(s.bouts, false_alarm_s=gaps[0] - 30.0), chunk_ms=100.0)
     assert score.recall == 1.0 and score.false_alarms == 1
     assert all(0.0 <= d <= 1.1 for d in score.delays_s)
+
+
+def test_stream_knows_which_negative_plays_where() -> None:
+    negatives, cries, room = _sources()
+    ids = [f"neg{i}" for i in range(len(negatives))]
+    cfg = HomeDayConfig(minutes_per_source=2.0, bouts_per_hour=30.0)
+    s = build_stream("x", negatives, cries, room, cfg, seed=3, negative_ids=ids)
+    assert np.array_equal(s.audio, build_stream("x", negatives, cries, room, cfg, seed=3).audio)  # ids change no sample
+    assert s.pieces[0].start_s == 0.0 and abs(s.pieces[-1].end_s - s.audio.size / SAMPLE_RATE) < 1e-9
+    assert all(a.end_s == b.start_s for a, b in zip(s.pieces, s.pieces[1:]))  # end to end, no gap
+    for p in s.pieces[:8]:  # each piece holds its clip's samples (before room tone and bouts are added)
+        n = int(round((p.end_s - p.start_s) * SAMPLE_RATE))
+        assert n == min(negatives[ids.index(p.clip)].size, s.audio.size - int(round(p.start_s * SAMPLE_RATE)))
+    p = s.pieces[3]
+    assert s.clips_between(p.start_s + 0.01, p.end_s - 0.01) == [p.clip]
+    assert s.clips_between(p.end_s - 0.5, p.end_s + 0.5) == [p.clip, s.pieces[4].clip]
+    with pytest.raises(ValueError, match="negative ids"):
+        build_stream("x", negatives, cries, room, cfg, seed=3, negative_ids=ids[:2])
+
+
+def test_false_alarms_name_the_clips_their_window_heard() -> None:
+    negatives, cries, room = _sources()
+    ids = [f"neg{i}" for i in range(len(negatives))]
+    s = build_stream("x", negatives, cries, room, HomeDayConfig(minutes_per_source=6.0, bouts_per_hour=30.0), seed=1,
+                     negative_ids=ids)
+    alarm_s = [b.start_s - 5.0 for b in s.bouts if b.start_s > 10.0][0] - 30.0
+    score = run_monitor(s, lambda: _OracleStream(s.bouts, false_alarm_s=alarm_s), chunk_ms=100.0)
+    assert score.false_alarm_starts_s == (alarm_s,)
+    heard = false_alarms_heard(s, score, window_s=1.92)
+    assert heard == [{"start_s": round(alarm_s, 2), "clips": s.clips_between(alarm_s, alarm_s + 1.92)}]
+    assert heard[0]["clips"] and set(heard[0]["clips"]) <= set(ids)

@@ -64,6 +64,11 @@ def test_report_holds_every_required_key(tiny_run: Path) -> None:
     test_side = set(json.loads((tiny_run / "split.json").read_text())["test"])
     assert all(v["clip_id"] in test_side and (v["teacher"] is None or 0 <= v["teacher"] <= 1) for v in loud["clips"])
     assert set(home["recall_vs_snr"]["student_int8"]) == set(report["detection"]["recall_vs_snr"])
+    monitor = home["monitor"]["student_int8"]  # each false alarm names the test negatives its window heard
+    alarms = [a for name, stream in monitor.items() if name != "all" for a in stream["false_alarms_heard"]]
+    assert len(alarms) == monitor["all"]["false_alarms"]
+    assert all(a["clips"] and set(a["clips"]) <= test_side for a in alarms)
+    assert sum(home["monitor"]["false_alarm_categories"].values()) >= len(alarms)
     assert report["loso"]["folds"] and all("f1" in f["detection"] for f in report["loso"]["folds"].values())
     assert report["export"]["cause_test"]["reason"] and "monitor" in report["export"]
     assert "home-day event recall >= 0.97 for bouts >= 10 s" in report["targets"]

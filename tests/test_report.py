@@ -107,6 +107,16 @@ def test_write_report_full(tmp_path: Path) -> None:
     assert "Incomplete report" not in md
 
 
+def test_monitor_section_says_what_the_false_alarms_heard() -> None:
+    stream = {"hours": 0.5, "bouts": 12, "event_recall": 0.75, "false_alarms_per_hour": 4.0}
+    home = {"monitor": {"student_int8": {"test:esc50": stream, "all": stream},
+                        "false_alarm_categories": {"urbansound8k/car_horn": 3, "esc50/cat": 1}}}
+    md = "\n".join(R._monitor_section(home))
+    assert "heard (test streams" in md and "urbansound8k/car_horn 3, esc50/cat 1." in md
+    home["monitor"]["false_alarm_categories"] = {}
+    assert "heard (test streams" not in "\n".join(R._monitor_section(home))
+
+
 def test_write_report_minimal_tolerates_missing_sections(tmp_path: Path) -> None:
     rep = {"detection": {"f1": 0.5}, "cause": {"balanced_accuracy": 0.25}}
     jp, mp = R.write_report(tmp_path, rep)

@@ -7,7 +7,7 @@ import pytest
 
 from export.evaluation.stream_rules import (
     Bout, CalibrationGrid, LabelledStream, calibrate, evaluate_rules, event_spans, replay, rules_metadata,
-    score_events, smoothed,
+    StreamScore, score_events, smoothed,
 )
 from infantcry_sdk import contract
 from infantcry_sdk.events import EventDetector, EventRules, ScoreSmoother
@@ -43,6 +43,9 @@ def test_events_are_matched_to_bouts() -> None:
     sc = score_events(spans, bouts, hours=0.5)
     assert (sc.detected, sc.long_detected, sc.long_bouts, sc.false_alarms) == (1, 1, 1, 1)
     assert sc.recall == 0.5 and sc.false_alarms_per_hour == 2.0 and sc.delays_s == (2.5,)
+    assert sc.false_alarm_starts_s == (50.0,)
+    pooled = StreamScore.pooled([sc, score_events([(5.0, 6.0, 7.0)], [], hours=0.5)])
+    assert pooled.false_alarms == 2 and pooled.false_alarm_starts_s == (50.0, 5.0)
     assert event_spans(replay([0.0, 0.9, 0.9, 0.0, 0.0], StreamOptions(0.8, 0.5, 1, 1, 2)), 1.92, 0.96) == [
         (0.96, 0.96 + 1.92, 1.92 + 1.92)
     ]

@@ -37,17 +37,32 @@ class HomeDayConfig:
     seed: int = 0
 
 
+@dataclass(frozen=True)
+class Piece:
+    """Where one negative clip plays in a stream's background, in seconds (``clip``: its id)."""
+
+    start_s: float
+    end_s: float
+    clip: str
+
+
 @dataclass
 class HomeStream:
-    """One stream: its audio at 16 kHz, its bouts and where it came from."""
+    """One stream: its audio at 16 kHz, its bouts, and the negative clips laid end to end under it."""
 
     name: str
     audio: np.ndarray
     bouts: list[Bout] = field(default_factory=list)
+    pieces: list[Piece] = field(default_factory=list)
 
     @property
     def hours(self) -> float:
         return self.audio.size / SAMPLE_RATE / 3600.0
+
+    def clips_between(self, start_s: float, end_s: float) -> list[str]:
+        """The negative clips playing anywhere in ``[start_s, end_s)``: what a window there heard
+        besides room tone (and a bout, if one overlaps)."""
+        return [p.clip for p in self.pieces if p.start_s < end_s and p.end_s > start_s]
 
 
 def _level(x: np.ndarray, dbfs: float) -> np.ndarray:
@@ -55,19 +70,24 @@ def _level(x: np.ndarray, dbfs: float) -> np.ndarray:
     return x if rms <= 0 else (x * (10.0 ** (dbfs / 20.0) / rms)).astype(np.float32)
 
 
-def _background(negatives: Sequence[np.ndarray], n: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` samples of the source's clips end to end, in random order (each reused only once all were used)."""
+def _background(
+    negatives: Sequence[np.ndarray], ids: Sequence[str], n: int, rng: np.random.Generator
+) -> tuple[np.ndarray, list[Piece]]:
+    """``n`` samples of the source's clips end to end, in random order (each reused only once all were
+    used), and where each one lies."""
     out = np.zeros(n, dtype=np.float32)
+    pieces: list[Piece] = []
     pos = 0
     while pos < n:
         for i in rng.permutation(len(negatives)):
             clip = np.asarray(negatives[i], dtype=np.float32)
             take = min(clip.size, n - pos)
             out[pos:pos + take] = clip[:take]
+            pieces.append(Piece(pos / SAMPLE_RATE, (pos + take) / SAMPLE_RATE, ids[i]))
             pos += take
             if pos >= n:
                 break
-    return out
+    return out, pieces
 
 
 def _bout(cries: Sequence[np.ndarray], seconds: float, gaps: tuple[float, float], rng: np.random.Generator) -> np.ndarray:
@@ -89,13 +109,19 @@ def build_stream(
     room_noise: Sequence[np.ndarray],
     config: HomeDayConfig,
     seed: int,
+    negative_ids: Sequence[str] = (),
 ) -> HomeStream:
-    """One home-day stream of ``config.minutes_per_source`` from ``negatives`` of one source."""
+    """One home-day stream of ``config.minutes_per_source`` from ``negatives`` of one source
+    (``negative_ids``: their clip ids, for :meth:`HomeStream.clips_between`; their positions when empty)."""
     rng = np.random.default_rng(seed)
     n = int(config.minutes_per_source * 60 * SAMPLE_RATE)
     bed = fit_length(room_noise[int(rng.integers(len(room_noise)))], n, int(rng.integers(n)))
-    audio = _background(negatives, n, rng) + _level(bed, float(rng.uniform(*config.room_tone_dbfs)))
-    stream = HomeStream(name, audio.astype(np.float32))
+    ids = list(negative_ids) or [str(i) for i in range(len(negatives))]
+    if len(ids) != len(negatives):
+        raise ValueError(f"{len(ids)} negative ids for {len(negatives)} negatives")
+    background, pieces = _background(negatives, ids, n, rng)
+    audio = background + _level(bed, float(rng.uniform(*config.room_tone_dbfs)))
+    stream = HomeStream(name, audio.astype(np.float32), pieces=pieces)
     n_bouts = max(1, int(round(config.bouts_per_hour * stream.hours)))
     slot = n // n_bouts
     lo, hi = np.log(config.bout_seconds[0]), np.log(config.bout_seconds[1])

@@ -61,16 +61,29 @@ def monitor_section(run: Run, ctx: DataContext, model: Path, extractor) -> dict:
     yam = lambda audio: yamnet_window_scores(extractor, audio)  # noqa: E731
     yam_rules = calibrate_on(labelled(val, yam), e.window_seconds, e.hop_seconds, e.max_false_alarms_per_hour)
     clf = CryClassifier.load(model, threads=run.config.threads)  # one load for the streams and the context
+    student = monitor_report(clf, test, cfg.chunk_ms)
     return {
         "config": asdict(cfg),
         "streams": {s.name: {"hours": s.hours, "bouts": len(s.bouts)} for s in test},
-        "student_int8": monitor_report(clf, test, cfg.chunk_ms),
+        "student_int8": student,
+        "false_alarm_categories": false_alarm_categories(ctx, student),
         "student_context_s": model_context_seconds(clf),
         "yamnet_zero_shot": {**yam_rules.to_dict(),
                              "test": replay_report(labelled(test, yam), yam_rules.rules, e.window_seconds, e.hop_seconds)},
         "note": "bouts of 2-60 s (log-uniform) of test cries at 0-20 dB over test negatives of one source and "
                 "test-side room tone; events from CryStream in 100 ms chunks with the rules in the model file",
     }
+
+
+def false_alarm_categories(ctx: DataContext, report: dict) -> dict[str, int]:
+    """How many of the monitor's false alarms heard each negative category (``source/category``; a
+    window that spans two clips counts for both), most first: which sounds wake the parents."""
+    counts: dict[str, int] = {}
+    for stream in report.values():
+        for alarm in stream.get("false_alarms_heard", []):
+            for key in {f"{ctx.by_id[c].source}/{ctx.by_id[c].category}" for c in alarm["clips"]}:
+                counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def hard_negative_section(ctx: DataContext, test: LabelledSide, student: Scores, threshold: float,

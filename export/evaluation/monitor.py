@@ -37,7 +37,8 @@ def side_streams(ctx: DataContext, data_root: Path, side: str, config: HomeDayCo
         negatives = [c for c in clips if not c.is_cry and c.source == source]
         if negatives and cries:
             streams.append(build_stream(f"{side}:{source}", ctx.waves(negatives), cries, room, config,
-                                        seed=config.seed * 1000 + i + (0 if side == "val" else 500)))
+                                        seed=config.seed * 1000 + i + (0 if side == "val" else 500),
+                                        negative_ids=[c.clip_id for c in negatives]))
     return streams
 
 
@@ -85,11 +86,22 @@ def calibrate_on(
 
 def monitor_report(clf, streams: Sequence[HomeStream], chunk_ms: float = 100.0) -> dict[str, dict]:
     """Per stream and pooled: event recall, delays and false alarms of the model's own CryStream
-    (``clf``: a loaded :class:`infantcry_sdk.CryClassifier`)."""
-    per = {s.name: run_monitor(s, lambda: clf.stream(SAMPLE_RATE), chunk_ms) for s in streams}
-    out = {name: sc.summary() for name, sc in per.items()}
-    out["all"] = StreamScore.pooled(list(per.values())).summary()
+    (``clf``: a loaded :class:`infantcry_sdk.CryClassifier`). Each stream also lists its false alarms
+    with the negative clips that the window opening each one heard."""
+    window_s = clf.grid.window / SAMPLE_RATE
+    out: dict[str, dict] = {}
+    scores = []
+    for s in streams:
+        sc = run_monitor(s, lambda: clf.stream(SAMPLE_RATE), chunk_ms)
+        scores.append(sc)
+        out[s.name] = {**sc.summary(), "false_alarms_heard": false_alarms_heard(s, sc, window_s)}
+    out["all"] = StreamScore.pooled(scores).summary()
     return out
+
+
+def false_alarms_heard(stream: HomeStream, score: StreamScore, window_s: float) -> list[dict]:
+    """Each false alarm's start and the negative clips under the window that opened it."""
+    return [{"start_s": round(t, 2), "clips": stream.clips_between(t, t + window_s)} for t in score.false_alarm_starts_s]
 
 
 def replay_report(

@@ -474,6 +474,10 @@ def _monitor_section(home: Mapping) -> list[str]:
     lines += _table(_MONITOR_COLS, rows)
     note = mon.get("note", "")
     rules = yam.get("rules")
+    heard = mon.get("false_alarm_categories") or {}
+    if heard:
+        lines += ["", "What the windows that opened the shipped student's false alarms heard (test streams; a window "
+                  "spanning two clips counts for both): " + ", ".join(f"{k} {v}" for k, v in heard.items()) + "."]
     lines += ["", f"- {note}.", f"- the student's stream waits {_fmt(mon.get('student_context_s'), 2)} s after each "
               "window for the context its score needs (that is what makes stream = predict exact).",
               f"- YAMNet zero-shot: max of its two 0.96 s patches per window, rules chosen on the same validation "

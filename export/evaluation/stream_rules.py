@@ -114,6 +114,7 @@ class StreamScore:
     false_alarms: int
     hours: float
     delays_s: tuple[float, ...]
+    false_alarm_starts_s: tuple[float, ...] = ()  # where each false alarm's first window starts
 
     @property
     def recall(self) -> float:
@@ -136,7 +137,7 @@ class StreamScore:
         return StreamScore(
             sum(s.bouts for s in scores), sum(s.detected for s in scores), sum(s.long_bouts for s in scores),
             sum(s.long_detected for s in scores), sum(s.false_alarms for s in scores), sum(s.hours for s in scores),
-            tuple(d for s in scores for d in s.delays_s),
+            tuple(d for s in scores for d in s.delays_s), tuple(t for s in scores for t in s.false_alarm_starts_s),
         )
 
     def summary(self) -> dict:
@@ -176,9 +177,9 @@ def score_events(
             detected += 1
             long_detected += b.seconds >= LONG_BOUT_SECONDS
             delays.append(max(0.0, min(hits) - b.start_s))
-    false_alarms = sum(not any(_detects(start, b) for b in bouts) for start, _, _ in spans)
+    false_alarms = tuple(start for start, _, _ in spans if not any(_detects(start, b) for b in bouts))
     n_long = sum(b.seconds >= LONG_BOUT_SECONDS for b in bouts)
-    return StreamScore(len(bouts), detected, n_long, long_detected, false_alarms, hours, tuple(delays))
+    return StreamScore(len(bouts), detected, n_long, long_detected, len(false_alarms), hours, tuple(delays), false_alarms)
 
 
 def event_spans(events: Sequence[Event], window_s: float, hop_s: float, context_s: float = 0.0) -> list[tuple[float, float, float]]:
