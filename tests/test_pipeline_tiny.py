@@ -163,3 +163,25 @@ def test_threshold_check_runs_on_the_dev_side(tiny_run: Path) -> None:
     for held in source_folds(run).values():
         fold, _ = without_source(sides, ctx, held, ("train", "val"), "val")
         assert not {it.clip_id.split("#")[0] for it in fold.test} & test_ids
+
+
+def test_stream_draws_reproduce_the_export_stage_on_its_own_draw(tiny_run: Path, tmp_path: Path) -> None:
+    """The run's own stream seed gives the figures its export stage chose the rules on; another seed
+    draws other streams from the same validation clips."""
+    import shutil
+
+    from export.evaluation.stream_draws import main, point_figures
+
+    point = tmp_path / "release_check" / "p0"
+    point.mkdir(parents=True)
+    for f in tiny_run.iterdir():
+        if f.is_file():
+            shutil.copy2(f, point / f.name)
+    seed = json.loads((tiny_run / "config.json").read_text())["seed"]
+    own, other = point_figures(point, [seed, seed + 1])
+    val = json.loads((tiny_run / "export_info.json").read_text())["monitor"]["validation"]
+    assert (own.long_bout_recall, own.all_bout_recall, own.false_alarms_per_hour) == pytest.approx(
+        (val["event_recall_10s_or_more"], val["event_recall"], val["false_alarms_per_hour"]), nan_ok=True)
+    assert own.draw == seed and other.draw == seed + 1 and own.point == "p0"
+    with pytest.raises(SystemExit, match="no calibrated student"):
+        main(["p0", "absent", "--run-dir", str(tmp_path)])

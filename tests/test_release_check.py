@@ -123,3 +123,16 @@ def test_a_copy_refuses_an_unknown_config_key_and_sides_do_not_depend_on_names(t
         prepare_copy(run_dir, Point("x_s0", 0, {"no_such_field": 1}))
     variant, baseline = points("base_like", {}, [0])
     assert [p.name for p in variant] == ["base_like_s0"] and [p.name for p in baseline] == ["base_s0"]
+
+
+def test_stream_draws_summary_and_table() -> None:
+    from export.evaluation.stream_draws import DrawFigures, summary, to_markdown
+
+    rows = [DrawFigures("a", 0, 0.8, 20, 0.6, 0.5, 4.0, 0.9), DrawFigures("a", 1, 0.6, 25, 0.4, 0.0, 6.0, 0.95),
+            DrawFigures("b", 0, 0.9, 20, 0.7, 0.5, 3.0, 0.8)]
+    s = summary(rows)
+    assert s["a"]["long_bout_recall_mean"] == pytest.approx(0.7) and s["a"]["long_bout_recall_sd"] == pytest.approx(0.1414, abs=1e-4)
+    assert s["a"]["median_delay_s_mean"] == 5.0 and s["b"]["median_delay_s_sd"] == 0.0  # one draw: no spread
+    md = to_markdown(rows)
+    assert "| a | 1 | 0.600 (25) | 0.400 | 0.00 | 6.00 s | 0.950 |" in md
+    assert "| **a** | mean ± sd | 0.700 ± 0.141 |" in md
