@@ -69,6 +69,15 @@ class FakeStages:
             with open(sweeps / "results.jsonl", "a") as f:
                 f.write(json.dumps({"name": name, "overrides": overrides, "val_selection_score": 1.97,
                                     "test_f1": 0.9, "test_auc": 0.99}) + "\n")
+        elif module == "export.evaluation.stream_draws":
+            point, draws = argv[3], [int(d) for d in argv[argv.index("--draws") + 1:argv.index("--name")]]
+            assert (self.run_dir / "release_check" / point / "export_info.json").is_file()  # after its export stage
+            base = self.recall[point.split("_s")[0]]
+            rows = [{"point": point, "draw": d, "long_bout_recall": base + 0.1 * (d % 2), "long_bouts": 20 + d,
+                     "all_bout_recall": 0.5, "false_alarms_per_hour": 0.5, "median_delay_s": 5.0 + d, "on_threshold": 0.9}
+                    for d in draws]
+            out = self.run_dir / "release_check" / f"{argv[argv.index('--name') + 1]}.json"
+            out.write_text(json.dumps({"draws": draws, "rows": rows}))
         else:
             assert argv[2:4] == ["export", "export"]
             copy = Path(argv[argv.index("--run-dir") + 1])
@@ -96,6 +105,26 @@ def test_release_check_runs_each_point_once_and_collects_on_a_rerun(tmp_path: Pa
     stages.calls.clear()
     again = release_check(run_dir, "cons", {"consistent_teacher": True}, [0, 1], runner=stages)
     assert stages.calls == [] and again["rows"] == result["rows"]
+
+
+def test_draws_judge_each_point_by_its_mean_over_draws(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text(json.dumps({"seed": 0, "threads": 2, "teacher": {"epochs": 7}}))
+    stages = FakeStages(run_dir, {"cons": 0.7, "base": 0.8})
+    result = release_check(run_dir, "cons", {}, [3], runner=stages, draws=[0, 1, 2, 3])
+    assert [c[2] for c in stages.calls].count("export.evaluation.stream_draws") == 2
+    rows = {r["name"]: r for r in result["rows"]}
+    assert rows["cons_s3"]["long_bout_recall"] == pytest.approx(0.75) and rows["base_s3"]["long_bout_recall"] == pytest.approx(0.85)
+    assert rows["base_s3"]["median_delay_s"] == pytest.approx(6.5) and rows["base_s3"]["long_bouts"] == 23  # the most of any draw
+    assert result["draws"] == [0, 1, 2, 3] and result["verdict"]["one_bout"] == pytest.approx(1 / 23)
+    assert result["verdict"]["adopt"] is False  # 0.1 lower: more than a bout
+    assert "means over draws 0 1 2 3" in to_markdown([Measured(**r) for r in result["rows"]], result["verdict"], result["draws"])
+    stages.calls.clear()
+    release_check(run_dir, "cons", {}, [3], runner=stages, draws=[0, 1, 2, 3])
+    assert stages.calls == []  # every step kept
+    release_check(run_dir, "cons", {}, [3], runner=stages, draws=[0, 1])
+    assert [c[2] for c in stages.calls] == ["export.evaluation.stream_draws"] * 2  # other draws: measured again
 
 
 def test_a_failed_step_stops_the_check(tmp_path: Path) -> None:

@@ -17,6 +17,12 @@ takes it (:class:`~export.training.distill.DistillConfig` fields, ``"student": {
    - its mean median detection delay is not higher, and
    - its mean selection score is at least the baseline's lowest.
 
+With ``--draws D ...`` the monitor figures are each point's means over those draws of validation
+streams (:mod:`export.evaluation.stream_draws`, ``DIR/release_check/POINT_draws.json``) instead of the
+export stage's one draw, which for one student varies more than most recipe changes do
+(``docs/decisions.md``, "One draw of validation streams decides little"); one bout is then one over
+the most long bouts of any draw.
+
 A step whose output is already there is not run again, so a rerun collects what earlier runs made.
 Prints a markdown table and the verdict and writes ``DIR/release_check/NAME.json``. Test figures (the
 sweep's fp32 scores) are in the table for the record only. Why a command: the figures that decide a
@@ -133,16 +139,45 @@ def run_point(run_dir: Path, point: Point, runner: Runner, data_root: str | None
         runner(py + ["export", "export", "--run-dir", str(copy), "--config", str(copy / "config.json")] + root)
 
 
-def measure(run_dir: Path, point: Point) -> Measured:
-    """The point's validation figures (selection score from the sweep, monitor from the export stage)."""
+def draws_path(run_dir: Path, point: Point) -> Path:
+    """Where ``python -m export.evaluation.stream_draws`` leaves one point's figures per draw."""
+    return Path(run_dir) / "release_check" / f"{point.name}_draws.json"
+
+
+def run_draws(run_dir: Path, point: Point, draws: Sequence[int], runner: Runner, data_root: str | None = None) -> None:
+    """The point's monitor recalibrated on each draw of validation streams, unless already measured
+    for these draws."""
+    path = draws_path(run_dir, point)
+    if path.is_file() and json.loads(path.read_text())["draws"] == list(draws):
+        return
+    runner([sys.executable, "-m", "export.evaluation.stream_draws", point.name, "--run-dir", str(run_dir),
+            "--draws", *map(str, draws), "--name", path.stem] + (["--data-root", data_root] if data_root else []))
+
+
+def _monitor_figures(run_dir: Path, point: Point, draws: Sequence[int] | None) -> tuple[float, int, float, float, float]:
+    """(long-bout recall, long bouts, all-bout recall, false alarms / h, median delay): the export
+    stage's own draw, or with ``draws`` the means over those draws (long bouts: the most of any)."""
+    if draws:
+        kept = json.loads(draws_path(run_dir, point).read_text())
+        if kept["draws"] != list(draws):
+            raise ValueError(f"{point.name}: {draws_path(run_dir, point)} holds draws {kept['draws']}, not {list(draws)}")
+        rows = kept["rows"]
+        mean = lambda f: float(np.mean([r[f] for r in rows]))  # noqa: E731
+        return (mean("long_bout_recall"), max(int(r["long_bouts"]) for r in rows), mean("all_bout_recall"),
+                mean("false_alarms_per_hour"), mean("median_delay_s"))
+    val = json.loads((copy_dir(run_dir, point) / "export_info.json").read_text())["monitor"]["validation"]
+    return (float(val["event_recall_10s_or_more"]), int(val["bouts_10s_or_more"]), float(val["event_recall"]),
+            float(val["false_alarms_per_hour"]), float(val["median_delay_s"]))
+
+
+def measure(run_dir: Path, point: Point, draws: Sequence[int] | None = None) -> Measured:
+    """The point's validation figures (selection score from the sweep, monitor from the export stage's
+    draw of validation streams, or the mean over ``draws``)."""
     line = _sweep_line(run_dir, point.name)
-    info_path = copy_dir(run_dir, point) / "export_info.json"
-    if line is None or not info_path.is_file():
+    if line is None or not (copy_dir(run_dir, point) / "export_info.json").is_file():
         raise ValueError(f"{point.name}: no sweep line or no export_info.json under {run_dir}: run it first")
-    val = json.loads(info_path.read_text())["monitor"]["validation"]
-    return Measured(point.name, point.seed, float(line["val_selection_score"]), float(val["event_recall_10s_or_more"]),
-                    int(val["bouts_10s_or_more"]), float(val["event_recall"]), float(val["false_alarms_per_hour"]),
-                    float(val["median_delay_s"]), float(line["test_f1"]), float(line["test_auc"]))
+    return Measured(point.name, point.seed, float(line["val_selection_score"]), *_monitor_figures(run_dir, point, draws),
+                    float(line["test_f1"]), float(line["test_auc"]))
 
 
 def judge(baseline: Sequence[Measured], variant: Sequence[Measured]) -> dict:
@@ -165,7 +200,7 @@ def judge(baseline: Sequence[Measured], variant: Sequence[Measured]) -> dict:
             "conditions": conditions, "adopt": all(conditions.values())}
 
 
-def to_markdown(rows: Sequence[Measured], verdict: dict) -> str:
+def to_markdown(rows: Sequence[Measured], verdict: dict, draws: Sequence[int] = ()) -> str:
     head = ("| point | val selection score | val long-bout recall (bouts) | val all bouts | val FA / h | "
             "val median delay | test F1 (fp32, record) | test AUC |")
     lines = [head, "|" + " --- |" * 8]
@@ -178,6 +213,8 @@ def to_markdown(rows: Sequence[Measured], verdict: dict) -> str:
                      f"{m['false_alarms_per_hour']:.2f} | {m['median_delay_s']:.2f} s | {m['test_f1']:.3f} | |")
     said = ", ".join(f"{k}: {'yes' if ok else 'NO'}" for k, ok in verdict["conditions"].items())
     lines += ["", f"Rule: {said}. **{'adopt' if verdict['adopt'] else 'reject'}**."]
+    if draws:
+        lines.insert(0, f"Monitor figures: means over draws {' '.join(map(str, draws))} of validation streams.\n")
     return "\n".join(lines) + "\n"
 
 
@@ -186,15 +223,19 @@ def _subprocess_runner(argv: list[str]) -> None:
 
 
 def release_check(run_dir: Path, name: str, overrides: dict, seeds: Sequence[int], jobs: int = 2,
-                  runner: Runner = _subprocess_runner, data_root: str | None = None) -> dict:
-    """Run every point (``jobs`` at a time), measure them and judge; writes ``DIR/release_check/NAME.json``."""
+                  runner: Runner = _subprocess_runner, data_root: str | None = None,
+                  draws: Sequence[int] | None = None) -> dict:
+    """Run every point (``jobs`` at a time), measure them (on ``draws`` of validation streams, when
+    given) and judge; writes ``DIR/release_check/NAME.json``."""
     variant_points, baseline_points = points(name, overrides, seeds)  # the variant's first: they may train longer
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         list(pool.map(lambda p: run_point(run_dir, p, runner, data_root), variant_points + baseline_points))
-    variant = [measure(run_dir, p) for p in variant_points]
-    baseline = [measure(run_dir, p) for p in baseline_points]
-    result = {"name": name, "overrides": overrides, "seeds": list(seeds), "rows": [asdict(m) for m in variant + baseline],
-              "verdict": judge(baseline, variant)}
+        if draws:
+            list(pool.map(lambda p: run_draws(run_dir, p, draws, runner, data_root), variant_points + baseline_points))
+    variant = [measure(run_dir, p, draws) for p in variant_points]
+    baseline = [measure(run_dir, p, draws) for p in baseline_points]
+    result = {"name": name, "overrides": overrides, "seeds": list(seeds), "draws": list(draws or []),
+              "rows": [asdict(m) for m in variant + baseline], "verdict": judge(baseline, variant)}
     out = Path(run_dir) / "release_check" / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
@@ -209,6 +250,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", required=True, help="a run folder with the data and teacher stages done")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--jobs", type=int, default=2, help="points trained side by side (one thread each)")
+    p.add_argument("--draws", type=int, nargs="+", default=None,
+                   help="judge each point's monitor by its mean over these draws of validation streams "
+                        "(python -m export.evaluation.stream_draws) instead of the export stage's one draw")
     p.add_argument("--data-root", default=None, help="as for python -m export")
     return p
 
@@ -218,9 +262,10 @@ def main(argv: list[str] | None = None) -> int:
     overrides = json.loads(args.overrides)
     if "seed" in overrides:
         raise SystemExit("give the seeds with --seeds, not in the overrides")
-    result = release_check(Path(args.run_dir), args.name, overrides, args.seeds, args.jobs, data_root=args.data_root)
+    result = release_check(Path(args.run_dir), args.name, overrides, args.seeds, args.jobs, data_root=args.data_root,
+                           draws=args.draws)
     rows = [Measured(**r) for r in result["rows"]]
-    print(to_markdown(rows, result["verdict"]), end="")
+    print(to_markdown(rows, result["verdict"], result["draws"]), end="")
     return 0
 
 
