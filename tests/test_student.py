@@ -265,7 +265,8 @@ def _toy_teacher(items, seed: int = 0) -> dict:
 def test_train_student_runs_seeded_and_keeps_the_best_epoch() -> None:
     train, val = _toy_items(12, seed=0), _toy_items(6, seed=1)
     teacher = _toy_teacher(train)
-    config = DistillConfig(epochs=2, batch_size=6, clip_seconds=0.6, progress=False, lr=1e-2, augment_fraction=1.0)
+    config = DistillConfig(epochs=2, batch_size=6, clip_seconds=0.6, progress=False, lr=1e-2, augment_fraction=1.0,
+                           consistent_teacher=False)  # the cached targets (the consistent teacher: below)
     before = torch.get_num_threads()
     calls: list[int] = []
 
@@ -425,7 +426,8 @@ def test_augment_fraction_leaves_that_share_of_crops_as_recorded() -> None:
 
     for fraction, expected in ((0.0, 0), (1.0, 2 * len(train))):
         calls.clear()
-        config = DistillConfig(epochs=2, batch_size=6, clip_seconds=0.6, progress=False, augment_fraction=fraction)
+        config = DistillConfig(epochs=2, batch_size=6, clip_seconds=0.6, progress=False, augment_fraction=fraction,
+                               consistent_teacher=False)
         train_student(train, val, _toy_teacher(train), config, student_config=StudentConfig.tiny(n_causes=3), augmenter=augment)
         assert len(calls) == expected
 
@@ -468,6 +470,7 @@ def test_context_crops_train_a_window_on_the_input_it_is_scored_on(causal: bool)
 def test_train_student_with_context_crops_runs() -> None:
     train, val = _toy_items(10, seed=0), _toy_items(4, seed=1)
     config = DistillConfig(epochs=1, batch_size=5, clip_seconds=0.48, window_hop_seconds=0.24, progress=False,
+                           consistent_teacher=False,
                            context_crops=True)
     model, history = train_student(train, val, _toy_teacher(train), config, student_config=StudentConfig.tiny(n_causes=3))
     assert len(history.epochs) == 1 and history.config["context_crops"] is True
@@ -481,7 +484,7 @@ def test_without_context_crops_a_crop_is_the_teacher_window_alone() -> None:
     from export.audio.augment import random_crop
     from export.training.distill import CropGeometry, _crop
 
-    geometry = CropGeometry.for_student(DistillConfig(context_crops=False), StudentConfig())
+    geometry = CropGeometry.for_student(DistillConfig(context_crops=False, consistent_teacher=False), StudentConfig())
     wave = tones(1, 6.0, seed=2)[0]
     n = 5
     scores = (np.linspace(-1.0, 1.0, n), np.zeros((n, 5)))
@@ -520,7 +523,7 @@ def test_consistent_teacher_rescores_the_augmented_crops_alone() -> None:
 def test_train_student_with_a_consistent_teacher_asks_the_teacher_about_every_augmented_crop() -> None:
     train, val = _toy_items(12, seed=0), _toy_items(6, seed=1)
     config = DistillConfig(epochs=2, batch_size=6, clip_seconds=0.6, progress=False, augment_fraction=1.0,
-                           consistent_teacher=True)
+                           consistent_teacher=True, consistent_cries=True)
     augment = lambda w, rng: w * np.float32(rng.uniform(0.5, 1.0))  # noqa: E731
     asked: list[int] = []
 
@@ -566,7 +569,7 @@ def test_a_consistent_teacher_hears_the_window_with_the_frames_its_front_end_nee
     from export.training.distill import CropGeometry, _training_batch
 
     student = StudentConfig()
-    plain = CropGeometry.for_student(DistillConfig(), student)
+    plain = CropGeometry.for_student(DistillConfig(consistent_teacher=False), student)
     geometry = CropGeometry.for_student(DistillConfig(consistent_teacher=True), student)
     assert plain.teacher_tail == 0 and geometry.teacher_tail == 240 and geometry.window == 30720
     wave = tones(1, 4.0, seed=5)[0]
