@@ -84,6 +84,17 @@ def calibrate_on(
     return Calibrated(rules, met, score.summary())
 
 
+def calibrate_model(clf, ctx: DataContext, data_root: Path, export_config, seed: int) -> Calibrated:
+    """The monitor rules for the false-alarm budget of ``export_config`` (an ``ExportConfig``),
+    chosen for the loaded ``clf`` on the validation home-day streams that ``seed`` draws: what the
+    export stage writes into the model (with the run's seed), and what
+    :mod:`export.evaluation.stream_draws` repeats over other draws."""
+    e = export_config
+    streams = side_streams(ctx, data_root, "val", HomeDayConfig(minutes_per_source=e.stream_minutes_per_source, seed=seed))
+    scored = labelled(streams, lambda audio: sdk_window_scores(clf, audio))
+    return calibrate_on(scored, e.window_seconds, e.hop_seconds, e.max_false_alarms_per_hour, model_context_seconds(clf))
+
+
 def monitor_report(clf, streams: Sequence[HomeStream], chunk_ms: float = 100.0) -> dict[str, dict]:
     """Per stream and pooled: event recall, delays and false alarms of the model's own CryStream
     (``clf``: a loaded :class:`infantcry_sdk.CryClassifier`). Each stream also lists its false alarms

@@ -23,8 +23,6 @@ from typing import Sequence
 
 import numpy as np
 
-from export.evaluation.home_day import HomeDayConfig
-
 
 @dataclass(frozen=True)
 class DrawFigures:
@@ -42,18 +40,15 @@ class DrawFigures:
 
 def point_figures(point_dir: Path, draws: Sequence[int], data_root: str | None = None) -> list[DrawFigures]:
     """Calibrate the point's shipped student on each draw of its run's validation streams."""
-    from export.evaluation.monitor import calibrate_on, labelled, model_context_seconds, sdk_window_scores, side_streams
+    from export.evaluation.monitor import calibrate_model
     from export.training.sweep import open_run_folder
     from infantcry_sdk import CryClassifier
 
     run, ctx, config = open_run_folder(point_dir, data_root)
-    e = config.export
     clf = CryClassifier.load(run.path("student_int8.onnx"), threads=config.threads)
     out = []
     for draw in draws:
-        streams = side_streams(ctx, run.data_root, "val", HomeDayConfig(minutes_per_source=e.stream_minutes_per_source, seed=draw))
-        scored = labelled(streams, lambda audio: sdk_window_scores(clf, audio))
-        cal = calibrate_on(scored, e.window_seconds, e.hop_seconds, e.max_false_alarms_per_hour, model_context_seconds(clf))
+        cal = calibrate_model(clf, ctx, run.data_root, config.export, draw)
         v = cal.validation
         out.append(DrawFigures(Path(point_dir).name, draw, float(v["event_recall_10s_or_more"]), int(v["bouts_10s_or_more"]),
                                float(v["event_recall"]), float(v["false_alarms_per_hour"]), float(v["median_delay_s"]),

@@ -18,16 +18,8 @@ from export.data.context import DataContext, LabelledSide
 from export.evaluation import metrics
 from export.evaluation.cause_test import CauseTest, cause_chance_test
 from export.evaluation.evaluate import Scores, choose_cause_min_confidence, choose_detection_threshold
-from export.evaluation.home_day import HomeDayConfig
 from export.evaluation.stream_rules import rules_metadata
-from export.evaluation.monitor import (
-    Calibrated,
-    calibrate_on,
-    labelled,
-    model_context_seconds,
-    sdk_window_scores,
-    side_streams,
-)
+from export.evaluation.monitor import Calibrated, calibrate_model
 from export.modelfile.metadata import metadata_for, rewrite_metadata
 from export.modelfile.onnx_export import export_student_onnx
 from export.modelfile.quantize import QuantizeError, quantize_dynamic_int8, quantize_static_int8, to_ort
@@ -108,13 +100,10 @@ def _ship(run: Run, labels: list[str], val: LabelledSide, shipped: dict[str, Sco
 
 def _monitor_rules(run: Run, ctx: DataContext, model: Path) -> Calibrated:
     """Stream rules for the false-alarm budget, chosen on validation home-day streams."""
-    e = run.config.export
-    streams = side_streams(ctx, run.data_root, "val", HomeDayConfig(minutes_per_source=e.stream_minutes_per_source, seed=run.config.seed))
     from infantcry_sdk import CryClassifier
 
     clf = CryClassifier.load(model, threads=run.config.threads)  # one load for every stream
-    scored = labelled(streams, lambda audio: sdk_window_scores(clf, audio))
-    return calibrate_on(scored, e.window_seconds, e.hop_seconds, e.max_false_alarms_per_hour, model_context_seconds(clf))
+    return calibrate_model(clf, ctx, run.data_root, run.config.export, run.config.seed)
 
 
 def _cause_test(run: Run, ctx: DataContext, val: LabelledSide, scores: Scores) -> CauseTest:
