@@ -572,6 +572,7 @@ def test_a_consistent_teacher_hears_the_window_with_the_frames_its_front_end_nee
     plain = CropGeometry.for_student(DistillConfig(consistent_teacher=False), student)
     geometry = CropGeometry.for_student(DistillConfig(consistent_teacher=True), student)
     assert plain.teacher_tail == 0 and geometry.teacher_tail == 240 and geometry.window == 30720
+    assert CropGeometry.for_student(DistillConfig(consistent_teacher=True), student, distill=False) == plain
     wave = tones(1, 4.0, seed=5)[0]
     scores = (np.zeros(3), np.zeros((3, 5)))
     items = [("a", wave, 1, 0)]

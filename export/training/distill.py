@@ -179,11 +179,13 @@ class CropGeometry:
     teacher_tail: int = 0
 
     @classmethod
-    def for_student(cls, config: "DistillConfig", student: StudentConfig) -> "CropGeometry":
+    def for_student(cls, config: "DistillConfig", student: StudentConfig, distill: bool = True) -> "CropGeometry":
+        """The crops ``config`` draws for ``student``; a student trained without the teacher
+        (``distill=False``) gets no ``teacher_tail``, so the teacher's settings do not change its crops."""
         window = int(round(config.clip_seconds * SAMPLE_RATE))
         hop = int(round(config.window_hop_seconds * SAMPLE_RATE))
         frame = student.embedding_samples
-        tail = WINDOW_SAMPLES - HOP_SAMPLES if config.consistent_teacher else 0  # 1.92 s -> 192 whole frames
+        tail = WINDOW_SAMPLES - HOP_SAMPLES if distill and config.consistent_teacher else 0  # 1.92 s -> 192 whole frames
         if not config.context_crops or student.normalisation != "local":
             return cls(window, hop, frame=frame, teacher_tail=tail)
         before, after = student.context_samples()
@@ -504,7 +506,7 @@ def train_student(
     pos_weight, cause_weights = loss_weights(train_set, k, config)
     score_fn = val_score or validation_loss_score(pos_weight, cause_weights, config.eval_batch_size)
     steps = math.ceil(len(train_set) / config.batch_size)
-    geometry = CropGeometry.for_student(config, student_config)
+    geometry = CropGeometry.for_student(config, student_config, distill)
     window_frames = geometry.window_frames()
     teacher = teacher_outputs if distill else None
     cry_weights = hard_negative_weights(train_set, hard_negatives, config.hard_negative_weight)
