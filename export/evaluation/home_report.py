@@ -19,7 +19,7 @@ from export.data.context import DataContext, LabelledSide
 from export.evaluation.evaluate import Scores, choose_detection_threshold, recall_vs_snr
 from export.evaluation.home_day import HomeDayConfig
 from export.evaluation.monitor import (
-    calibrate_on,
+    calibrate_scorer,
     labelled,
     model_context_seconds,
     monitor_report,
@@ -57,9 +57,9 @@ def monitor_section(run: Run, ctx: DataContext, model: Path, extractor) -> dict:
     """Test home-day streams through the shipped file's CryStream, and YAMNet zero-shot beside it."""
     e, seed = run.config.export, run.config.seed
     cfg = HomeDayConfig(minutes_per_source=e.stream_minutes_per_source, seed=seed)
-    test, val = side_streams(ctx, run.data_root, "test", cfg), side_streams(ctx, run.data_root, "val", cfg)
+    test = side_streams(ctx, run.data_root, "test", cfg)
     yam = lambda audio: yamnet_window_scores(extractor, audio)  # noqa: E731
-    yam_rules = calibrate_on(labelled(val, yam), e.window_seconds, e.hop_seconds, e.max_false_alarms_per_hour)
+    yam_rules = calibrate_scorer(yam, ctx, run.data_root, e, seed)
     clf = CryClassifier.load(model, threads=run.config.threads)  # one load for the streams and the context
     student = monitor_report(clf, test, cfg.chunk_ms)
     return {

@@ -77,22 +77,26 @@ class Calibrated:
         return {"rules": rules_dict(self.rules), "met_false_alarm_budget": self.met_budget, "validation": self.validation}
 
 
-def calibrate_on(
-    streams: Sequence[LabelledStream], window_s: float, hop_s: float, budget: float, context_s: float = 0.0
+def calibrate_scorer(
+    score: Callable[[np.ndarray], np.ndarray], ctx: DataContext, data_root: Path, export_config, seed: int,
+    context_s: float = 0.0,
 ) -> Calibrated:
-    rules, score, met = calibrate(streams, window_s, hop_s, max_false_alarms_per_hour=budget, context_s=context_s)
-    return Calibrated(rules, met, score.summary())
+    """The monitor rules for the false-alarm budget of ``export_config`` (an ``ExportConfig``), chosen
+    for the window scorer ``score`` on the validation home-day streams that ``seed`` draws: the one
+    calibration for the student (:func:`calibrate_model`) and for a baseline such as YAMNet."""
+    e = export_config
+    streams = side_streams(ctx, data_root, "val", HomeDayConfig(minutes_per_source=e.stream_minutes_per_source, seed=seed))
+    rules, scored, met = calibrate(labelled(streams, score), e.window_seconds, e.hop_seconds,
+                                   max_false_alarms_per_hour=e.max_false_alarms_per_hour, context_s=context_s)
+    return Calibrated(rules, met, scored.summary())
 
 
 def calibrate_model(clf, ctx: DataContext, data_root: Path, export_config, seed: int) -> Calibrated:
-    """The monitor rules for the false-alarm budget of ``export_config`` (an ``ExportConfig``),
-    chosen for the loaded ``clf`` on the validation home-day streams that ``seed`` draws: what the
-    export stage writes into the model (with the run's seed), and what
-    :mod:`export.evaluation.stream_draws` repeats over other draws."""
-    e = export_config
-    streams = side_streams(ctx, data_root, "val", HomeDayConfig(minutes_per_source=e.stream_minutes_per_source, seed=seed))
-    scored = labelled(streams, lambda audio: sdk_window_scores(clf, audio))
-    return calibrate_on(scored, e.window_seconds, e.hop_seconds, e.max_false_alarms_per_hour, model_context_seconds(clf))
+    """The monitor rules chosen for the loaded ``clf`` (:func:`calibrate_scorer`): what the export
+    stage writes into the model (with the run's seed), and what :mod:`export.evaluation.stream_draws`
+    repeats over other draws."""
+    return calibrate_scorer(lambda audio: sdk_window_scores(clf, audio), ctx, data_root, export_config, seed,
+                            model_context_seconds(clf))
 
 
 def monitor_report(clf, streams: Sequence[HomeStream], chunk_ms: float = 100.0) -> dict[str, dict]:
