@@ -14,11 +14,11 @@ def _example():
 
 def test_counts_per_category_and_side_with_the_teacher_beside() -> None:
     counts = _example()
-    assert counts["esc50/cat"]["train"] == {"clips": 2, "student": 1, "both": 1}
-    assert counts["esc50/cat"]["test"] == {"clips": 1, "student": 1, "both": 0}
-    assert counts["esc50/cat"]["val"] == {"clips": 0, "student": 0, "both": 0}
-    assert counts["esc50/dog"]["val"] == {"clips": 1, "student": 1, "both": 1}
-    assert counts["speech/x"]["test"] == {"clips": 1, "student": 0, "both": 0}
+    assert counts["esc50/cat"]["train"] == {"clips": 2, "student": 1, "both": 1, "teacher": 1}
+    assert counts["esc50/cat"]["test"] == {"clips": 1, "student": 1, "both": 0, "teacher": 0}
+    assert counts["esc50/cat"]["val"] == {"clips": 0, "student": 0, "both": 0, "teacher": 0}
+    assert counts["esc50/dog"]["val"] == {"clips": 1, "student": 1, "both": 1, "teacher": 1}
+    assert counts["speech/x"]["test"] == {"clips": 1, "student": 0, "both": 0, "teacher": 0}
 
 
 def test_worst_first_leaves_out_categories_never_called_a_cry() -> None:

@@ -23,15 +23,17 @@ TEACHER_CRY = 0.5
 def count_confusers(categories: dict[str, str], sides: dict[str, str], student: dict[str, float],
                     teacher: dict[str, float], stream_on: float) -> dict[str, dict[str, dict[str, int]]]:
     """Per category and side: negatives, how many the student scores at or above the stream's on
-    threshold (its loudest window), and how many of those the teacher also calls a cry.
+    threshold (its loudest window), how many of those the teacher also calls a cry, and how many the
+    teacher calls a cry in all.
     ``categories`` / ``sides``: clip id -> category / side, negatives only."""
-    out: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: {s: {"clips": 0, "student": 0, "both": 0} for s in SIDES})
+    out: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: {s: {"clips": 0, "student": 0, "both": 0, "teacher": 0} for s in SIDES})
     for clip_id, category in categories.items():
         cell = out[category][sides[clip_id]]
         cell["clips"] += 1
-        loud = student[clip_id] >= stream_on
+        loud, taught = student[clip_id] >= stream_on, teacher.get(clip_id, 0.0) >= TEACHER_CRY
         cell["student"] += int(loud)
-        cell["both"] += int(loud and teacher.get(clip_id, 0.0) >= TEACHER_CRY)
+        cell["both"] += int(loud and taught)
+        cell["teacher"] += int(taught)
     return dict(out)
 
 
