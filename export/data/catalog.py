@@ -80,6 +80,12 @@ class Clip:
     hard_negative: bool = False  # a baby-like non-cry (laughter, children, human non-speech sounds)
     licence: str = ""  # extra data only: the licence its manifest names
 
+    @property
+    def source_category(self) -> str:
+        """``source/category`` (``esc50/cat``): the key reports count false alarms by, since a
+        category name alone (``dog_bark``, ``dog``) does not say which corpus labelled it."""
+        return f"{self.source}/{self.category}"
+
 
 @dataclass
 class CatalogInfo:

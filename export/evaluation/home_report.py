@@ -17,9 +17,9 @@ from export.constants import SAMPLE_RATE, YAMNET_TFLITE
 from export.data.catalog import Clip, background_clips
 from export.data.context import DataContext, LabelledSide
 from export.evaluation.evaluate import Scores, choose_detection_threshold, recall_vs_snr
-from export.evaluation.home_day import HomeDayConfig
 from export.evaluation.monitor import (
     calibrate_scorer,
+    home_day_config,
     labelled,
     model_context_seconds,
     monitor_report,
@@ -56,7 +56,7 @@ def _zero_shot(extractor, waves: Sequence[np.ndarray]) -> np.ndarray:
 def monitor_section(run: Run, ctx: DataContext, model: Path, extractor) -> dict:
     """Test home-day streams through the shipped file's CryStream, and YAMNet zero-shot beside it."""
     e, seed = run.config.export, run.config.seed
-    cfg = HomeDayConfig(minutes_per_source=e.stream_minutes_per_source, seed=seed)
+    cfg = home_day_config(e, seed)
     test = side_streams(ctx, run.data_root, "test", cfg)
     yam = lambda audio: yamnet_window_scores(extractor, audio)  # noqa: E731
     yam_rules = calibrate_scorer(yam, ctx, run.data_root, e, seed)
@@ -81,7 +81,7 @@ def false_alarm_categories(ctx: DataContext, report: dict) -> dict[str, int]:
     counts: dict[str, int] = {}
     for stream in report.values():
         for alarm in stream.get("false_alarms_heard", []):
-            for key in {f"{ctx.by_id[c].source}/{ctx.by_id[c].category}" for c in alarm["clips"]}:
+            for key in {ctx.by_id[c].source_category for c in alarm["clips"]}:
                 counts[key] = counts.get(key, 0) + 1
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
@@ -155,7 +155,8 @@ def snr_section(run: Run, ctx: DataContext, model: Path, threshold: float, extra
     }
 
 
-def teacher_test_probabilities(run: Run) -> dict[str, float]:
+def teacher_clip_probabilities(run: Run) -> dict[str, float]:
+    """The teacher's cry probability for every clip it scored (every side), by clip id."""
     z = np.load(run.require("teacher_logits.npz", "teacher"))
     return {str(i): float(1.0 / (1.0 + np.exp(-c))) for i, c in zip(z["clip_ids"], z["cry_logit"])}
 
@@ -165,7 +166,7 @@ def home_sections(run: Run, ctx: DataContext, model: Path, student: Scores, val_
     """Every "as used" section of the report for the shipped file ``model``: its test and validation
     scores (``student``, ``val_student``), clip threshold and stream on threshold."""
     test, val = ctx.labelled("test"), ctx.labelled("val")
-    teacher, t_thr = teacher_test_probabilities(run), float(teacher_report["thresholds"]["detection_threshold"])
+    teacher, t_thr = teacher_clip_probabilities(run), float(teacher_report["thresholds"]["detection_threshold"])
     extractor = yamnet_extractor(run)
     return {
         "monitor": monitor_section(run, ctx, model, extractor),

@@ -77,6 +77,13 @@ class Calibrated:
         return {"rules": rules_dict(self.rules), "met_false_alarm_budget": self.met_budget, "validation": self.validation}
 
 
+def home_day_config(export_config, seed: int) -> HomeDayConfig:
+    """The home-day streams of ``export_config`` (an ``ExportConfig``) drawn from ``seed``: one
+    definition for the validation streams the rules are chosen on and the test streams they are
+    judged on."""
+    return HomeDayConfig(minutes_per_source=export_config.stream_minutes_per_source, seed=seed)
+
+
 def calibrate_scorer(
     score: Callable[[np.ndarray], np.ndarray], ctx: DataContext, data_root: Path, export_config, seed: int,
     context_s: float = 0.0,
@@ -85,7 +92,7 @@ def calibrate_scorer(
     for the window scorer ``score`` on the validation home-day streams that ``seed`` draws: the one
     calibration for the student (:func:`calibrate_model`) and for a baseline such as YAMNet."""
     e = export_config
-    streams = side_streams(ctx, data_root, "val", HomeDayConfig(minutes_per_source=e.stream_minutes_per_source, seed=seed))
+    streams = side_streams(ctx, data_root, "val", home_day_config(e, seed))
     rules, scored, met = calibrate(labelled(streams, score), e.window_seconds, e.hop_seconds,
                                    max_false_alarms_per_hour=e.max_false_alarms_per_hour, context_s=context_s)
     return Calibrated(rules, met, scored.summary())
