@@ -54,14 +54,12 @@ def to_markdown(counts: dict, stream_on: float, top: int) -> str:
     return head + "\n".join(rows) + "\n" + note
 
 
-def _scores(ctx, model: Path, threads: int) -> dict[str, float]:
-    """The shipped file's clip probability (loudest window) for every negative of every side."""
-    out: dict[str, float] = {}
-    for side in SIDES:
-        labelled = ctx.labelled(side)
-        scores = labelled.scores(model, threads)
-        out.update(zip(scores.clip_ids, map(float, scores.cry_probability)))
-    return out
+def _scores(ctx, clip_ids: list[str], model: Path, threads: int) -> dict[str, float]:
+    """The shipped file's clip probability (loudest window) for ``clip_ids``, scored as an app would."""
+    from export.evaluation.evaluate import sdk_scores
+
+    scores = sdk_scores(model, clip_ids, ctx.waves([ctx.by_id[i] for i in clip_ids]), threads)
+    return dict(zip(scores.clip_ids, map(float, scores.cry_probability)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--top", type=int, default=15, help="rows in the printed table")
     p.add_argument("--data-root", default=None, help="as for python -m export")
     args = p.parse_args(argv)
-    from export.evaluation.home_report import teacher_test_probabilities
+    from export.evaluation.home_report import teacher_clip_probabilities
     from export.training.sweep import open_run_folder
     from infantcry_sdk import CryClassifier
 
@@ -80,9 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     model = Path(args.model) if args.model else run.path("student_int8.onnx")
     stream_on = CryClassifier.load(model).metadata.stream_on_threshold
     negatives = {c.clip_id: side for side in SIDES for c in ctx.side(side) if c.is_cry is False}
-    categories = {i: f"{ctx.by_id[i].source}/{ctx.by_id[i].category}" for i in negatives}
-    student = _scores(ctx, model, config.threads or 1)
-    counts = count_confusers(categories, negatives, student, teacher_test_probabilities(run), stream_on)
+    categories = {i: ctx.by_id[i].source_category for i in negatives}
+    student = _scores(ctx, list(negatives), model, config.threads or 1)
+    counts = count_confusers(categories, negatives, student, teacher_clip_probabilities(run), stream_on)
     result = {"model": str(model), "stream_on_threshold": float(stream_on), "teacher_cry": TEACHER_CRY,
               "categories": counts, "worst_first": worst_first(counts)}
     run.path("confusers.json").write_text(json.dumps(result, indent=1))
