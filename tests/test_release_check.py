@@ -49,6 +49,10 @@ def test_points_and_their_overrides() -> None:
     assert got[2].export_overrides() == {"seed": 0, "threads": 1, "distill": {}}
     with pytest.raises(ValueError, match="baseline"):
         points("base", {}, [0])
+    _, named = points("cap", {"negative_target_cap": 0.5}, [3], baseline="cons")
+    assert [p.name for p in named] == ["cons_s3"] and named[0].sweep_overrides() == {"seed": 3}
+    with pytest.raises(ValueError, match="baseline"):
+        points("cons", {}, [0], baseline="cons")
 
 
 class FakeStages:
@@ -94,7 +98,7 @@ def test_release_check_runs_each_point_once_and_collects_on_a_rerun(tmp_path: Pa
     run_dir.mkdir()
     (run_dir / "config.json").write_text(json.dumps({"seed": 0, "threads": 2, "teacher": {"epochs": 7}}))
     (run_dir / "teacher.pt").write_bytes(b"teacher")
-    stages = FakeStages(run_dir, {"cons": 0.9, "base": 0.8})
+    stages = FakeStages(run_dir, {"cons": 0.9, "base": 0.8, "cap": 0.85})
     result = release_check(run_dir, "cons", {"consistent_teacher": True}, [0, 1], jobs=2, runner=stages)
     assert len(stages.calls) == 8  # a sweep and an export for each of four points
     copy = run_dir / "release_check" / "cons_s1"
@@ -105,6 +109,10 @@ def test_release_check_runs_each_point_once_and_collects_on_a_rerun(tmp_path: Pa
     stages.calls.clear()
     again = release_check(run_dir, "cons", {"consistent_teacher": True}, [0, 1], runner=stages)
     assert stages.calls == [] and again["rows"] == result["rows"]
+    # a named baseline: the variant's points that are already there stand for it, nothing is retrained
+    third = release_check(run_dir, "cap", {"negative_target_cap": 0.5}, [0, 1], runner=stages, baseline_label="cons")
+    assert [c[3] for c in stages.calls if c[2] == "export.training.sweep"] == ["cap_s0", "cap_s1"]
+    assert third["baseline"] == "cons" and [r["name"] for r in third["rows"]][2:] == ["cons_s0", "cons_s1"]
 
 
 def test_draws_judge_each_point_by_its_mean_over_draws(tmp_path: Path) -> None:

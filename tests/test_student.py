@@ -235,6 +235,28 @@ def test_hard_negative_weight_scales_only_the_hard_negatives_cry_terms() -> None
         DistillConfig(hard_negative_weight=0.0)
 
 
+def test_negative_target_cap_holds_only_the_negatives_soft_cry_target() -> None:
+    """With a cap the loss is the uncapped loss on targets whose negatives' teacher cry logit is
+    clamped to the cap's logit; the cries and the cause terms are untouched."""
+    targets = _targets(4, 3)
+    targets["teacher_cry"] = torch.tensor([4.0, -3.0, 5.0, 2.0])  # the negative (third) scored a cry
+    cry, causes = torch.randn(4), torch.randn(4, 3)
+    capped, parts = distillation_loss(cry, causes, targets, DistillConfig(negative_target_cap=0.5), distill=True)
+    by_hand = {**targets, "teacher_cry": torch.tensor([4.0, -3.0, 0.0, 2.0])}
+    expected, expected_parts = distillation_loss(cry, causes, by_hand, DistillConfig(), distill=True)
+    _, uncapped_parts = distillation_loss(cry, causes, targets, DistillConfig(), distill=True)
+    assert torch.isclose(capped, expected)
+    assert parts["soft_cry"] != pytest.approx(uncapped_parts["soft_cry"])
+    assert parts["soft_cause"] == pytest.approx(uncapped_parts["soft_cause"])
+    below = {**targets, "teacher_cry": torch.tensor([4.0, -3.0, -2.0, 2.0])}  # under the cap: as scored
+    _, below_parts = distillation_loss(cry, causes, below, DistillConfig(negative_target_cap=0.5), distill=True)
+    _, below_plain = distillation_loss(cry, causes, below, DistillConfig(), distill=True)
+    assert below_parts["soft_cry"] == pytest.approx(below_plain["soft_cry"])
+    for bad in (0.0, 1.0, 1.5):
+        with pytest.raises(ValueError, match="negative_target_cap"):
+            DistillConfig(negative_target_cap=bad)
+
+
 def test_loss_weights_follow_class_frequencies() -> None:
     items = [("a", np.zeros(8), 1, 0)] * 8 + [("b", np.zeros(8), 1, 1)] * 2 + [("c", np.zeros(8), 0, -1)] * 30
     pw, cw = loss_weights(items, 3, DistillConfig(class_weight_power=1.0))

@@ -5,8 +5,8 @@ such change has been judged by: ``python -m export.evaluation.release_check --ru
 takes it (:class:`~export.training.distill.DistillConfig` fields, ``"student": {...}``). For each seed
 (``--seeds``, default 0 1 2) it
 
-1. trains the baseline (``base_sN``, no overrides) and the variant (``NAME_sN``) with the sweep on
-   ``DIR``'s data and teacher, one thread each, ``--jobs`` at a time;
+1. trains the baseline (``base_sN``, no overrides: the recipe of ``DIR/config.json``) and the variant
+   (``NAME_sN``) with the sweep on ``DIR``'s data and teacher, one thread each, ``--jobs`` at a time;
 2. runs the export stage on a copy of ``DIR`` (``DIR/release_check/POINT``) that holds the checkpoint
    as its student: int8, thresholds, and the monitor's rules chosen on validation home-day streams
    for the false-alarm budget, whose validation figures are what the rule reads;
@@ -24,6 +24,11 @@ export stage's one draw, which for one student varies more than most recipe chan
 the most long bouts of any draw.
 
 A step whose output is already there is not run again, so a rerun collects what earlier runs made.
+``--baseline LABEL`` names the baseline's points ``LABEL_sN`` instead of ``base_sN``: when the
+defaults change, a run folder's ``config.json`` and ``base_sN`` points hold the old recipe, and the
+points of the variant that became the default (trained with overrides equal to today's defaults)
+stand for the current one without training it again; the variant's overrides then carry that
+variant's too. A label with no points trains them with no overrides.
 Prints a markdown table and the verdict and writes ``DIR/release_check/NAME.json``. Test figures (the
 sweep's fp32 scores) are in the table for the record only. Why a command: the figures that decide a
 recipe must come from something anyone can rerun, and the seeds' spread is as wide as most effects,
@@ -89,11 +94,11 @@ class Measured:
     test_auc: float
 
 
-def points(name: str, overrides: dict, seeds: Sequence[int]) -> tuple[list[Point], list[Point]]:
-    """(the variant's points, the baseline's)."""
-    if name == BASELINE:
-        raise ValueError(f"{BASELINE!r} names the baseline: give the variant another name")
-    return [Point(f"{name}_s{s}", s, dict(overrides)) for s in seeds], [Point(f"{BASELINE}_s{s}", s, {}) for s in seeds]
+def points(name: str, overrides: dict, seeds: Sequence[int], baseline: str = BASELINE) -> tuple[list[Point], list[Point]]:
+    """(the variant's points, the baseline's, labelled ``baseline``)."""
+    if name == baseline:
+        raise ValueError(f"{baseline!r} names the baseline: give the variant another name")
+    return [Point(f"{name}_s{s}", s, dict(overrides)) for s in seeds], [Point(f"{baseline}_s{s}", s, {}) for s in seeds]
 
 
 def copy_dir(run_dir: Path, point: Point) -> Path:
@@ -224,17 +229,17 @@ def _subprocess_runner(argv: list[str]) -> None:
 
 def release_check(run_dir: Path, name: str, overrides: dict, seeds: Sequence[int], jobs: int = 2,
                   runner: Runner = _subprocess_runner, data_root: str | None = None,
-                  draws: Sequence[int] | None = None) -> dict:
+                  draws: Sequence[int] | None = None, baseline_label: str = BASELINE) -> dict:
     """Run every point (``jobs`` at a time), measure them (on ``draws`` of validation streams, when
     given) and judge; writes ``DIR/release_check/NAME.json``."""
-    variant_points, baseline_points = points(name, overrides, seeds)  # the variant's first: they may train longer
+    variant_points, baseline_points = points(name, overrides, seeds, baseline_label)  # the variant's first: they may train longer
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         list(pool.map(lambda p: run_point(run_dir, p, runner, data_root), variant_points + baseline_points))
         if draws:
             list(pool.map(lambda p: run_draws(run_dir, p, draws, runner, data_root), variant_points + baseline_points))
     variant = [measure(run_dir, p, draws) for p in variant_points]
     baseline = [measure(run_dir, p, draws) for p in baseline_points]
-    result = {"name": name, "overrides": overrides, "seeds": list(seeds), "draws": list(draws or []),
+    result = {"name": name, "overrides": overrides, "baseline": baseline_label, "seeds": list(seeds), "draws": list(draws or []),
               "rows": [asdict(m) for m in variant + baseline], "verdict": judge(baseline, variant)}
     out = Path(run_dir) / "release_check" / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -253,6 +258,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--draws", type=int, nargs="+", default=None,
                    help="judge each point's monitor by its mean over these draws of validation streams "
                         "(python -m export.evaluation.stream_draws) instead of the export stage's one draw")
+    p.add_argument("--baseline", default=BASELINE,
+                   help="label of the baseline's points (LABEL_sN), trained with no overrides where missing")
     p.add_argument("--data-root", default=None, help="as for python -m export")
     return p
 
@@ -263,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     if "seed" in overrides:
         raise SystemExit("give the seeds with --seeds, not in the overrides")
     result = release_check(Path(args.run_dir), args.name, overrides, args.seeds, args.jobs, data_root=args.data_root,
-                           draws=args.draws)
+                           draws=args.draws, baseline_label=args.baseline)
     rows = [Measured(**r) for r in result["rows"]]
     print(to_markdown(rows, result["verdict"], result["draws"]), end="")
     return 0

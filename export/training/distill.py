@@ -4,12 +4,14 @@ Loss per batch (``alpha`` mixes, ``T`` softens; Hinton et al.'s T^2 keeps the so
 hard ones' scale)::
 
     hard = BCE(cry_logit, is_cry; pos_weight, w) + w_cause * CE(cause_logits, cause; class weights)
-    soft = T^2 * BCE(cry_logit / T, sigmoid(teacher_cry / T); w)
+    soft = T^2 * BCE(cry_logit / T, sigmoid(teacher_cry' / T); w)
          + w_cause * T^2 * KL(softmax(teacher_cause / T) || softmax(cause_logits / T))
     loss = (1 - alpha) * hard + alpha * soft        (distill=True)
     loss = hard                                     (distill=False: the comparison student)
 
 ``w`` is ``hard_negative_weight`` on the baby-like negatives and 1 elsewhere (no weights when it is 1).
+``teacher_cry'`` is the teacher's cry logit, held at most at ``negative_target_cap`` on a labelled
+negative where that is set (:func:`capped_teacher_cry`).
 The cause CE only sees clips with a cause label; the cause KL sees every cry clip the teacher
 scored, labelled or not, which is where distillation adds information (the uncurated cries). The
 cry term sees every clip the teacher scored.
@@ -101,6 +103,13 @@ class DistillConfig:
     # the teacher's score of its clean window (the teacher's own recall falls to 0.39 at 0 dB SNR, so
     # rescored cries taught the student to wait: later detections on validation streams).
     consistent_cries: bool = False
+    # Ceiling on the teacher's soft cry target for a labelled negative, as a probability (None: the
+    # teacher's score as it stands). The teacher scores about 3 % of the training negatives' windows
+    # (cats, sheep, door creaks among them) as crying; uncapped, the soft term teaches the student the
+    # teacher's mistake on clips it was told are not cries (docs/decisions.md, "Cats: the teacher's
+    # error, passed on"). A cap keeps the teacher's graded similarity below it and stops the
+    # contradiction above it; cries keep their targets as scored.
+    negative_target_cap: float | None = None
     progress: bool = True  # tqdm bars
 
     def __post_init__(self) -> None:
@@ -112,6 +121,8 @@ class DistillConfig:
             raise ValueError(f"augment_fraction must lie in [0, 1], got {self.augment_fraction}")
         if self.cry_window_min_teacher is not None and not 0.0 < self.cry_window_min_teacher < 1.0:
             raise ValueError(f"cry_window_min_teacher must lie in (0, 1), got {self.cry_window_min_teacher}")
+        if self.negative_target_cap is not None and not 0.0 < self.negative_target_cap < 1.0:
+            raise ValueError(f"negative_target_cap must lie in (0, 1), got {self.negative_target_cap}")
         if self.hard_negative_weight <= 0:
             raise ValueError(f"hard_negative_weight must be > 0, got {self.hard_negative_weight}")
         if self.epochs < 1 or self.batch_size < 1 or self.clip_seconds <= 0:
@@ -307,6 +318,15 @@ def _targets(items: Sequence[Item], teacher: Sequence | TeacherLogits | None, n_
 # ------------------------------------------------------------------------------------------------
 # loss
 # ------------------------------------------------------------------------------------------------
+def capped_teacher_cry(teacher_cry: torch.Tensor, is_cry: torch.Tensor, cap: float | None) -> torch.Tensor:
+    """The teacher's cry logits with each labelled negative's held at most at ``cap``'s logit
+    (``DistillConfig.negative_target_cap``; None: unchanged)."""
+    if cap is None:
+        return teacher_cry
+    ceiling = math.log(cap / (1.0 - cap))
+    return torch.where(is_cry < 0.5, teacher_cry.clamp(max=ceiling), teacher_cry)
+
+
 def distillation_loss(
     cry_logit: torch.Tensor,
     cause_logits: torch.Tensor,
@@ -332,10 +352,11 @@ def distillation_loss(
         return hard, parts
     t = config.temperature
     has_t = targets["has_teacher"]
+    teacher_cry = capped_teacher_cry(targets["teacher_cry"], is_cry, config.negative_target_cap)
     soft_cry = zero
     if has_t.any():
         soft_cry = F.binary_cross_entropy_with_logits(
-            cry_logit[has_t] / t, torch.sigmoid(targets["teacher_cry"][has_t] / t),
+            cry_logit[has_t] / t, torch.sigmoid(teacher_cry[has_t] / t),
             weight=None if weight is None else weight[has_t],
         ) * (t * t)
     kd_mask = has_t & (is_cry > 0.5)
