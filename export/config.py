@@ -42,6 +42,10 @@ class ExportConfig:
     # The monitor's rules are chosen on validation home-day streams for this false-alarm budget.
     max_false_alarms_per_hour: float = 0.5
     stream_minutes_per_source: float = 40.0
+    # 0: the rules with the most long bouts, then bouts, then the shortest delay; n > 0: the shortest
+    # delay among the rules within n long bouts of the most (stream_rules.calibrate; docs/decisions.md,
+    # "Delay in the monitor's rule choice").
+    stream_long_bout_slack: int = 0
     # The cause head ships as supported only if its validation predictions pass the chance test
     # (export.evaluation.cause_test) at this level.
     cause_test_alpha: float = 0.05

@@ -185,3 +185,26 @@ def test_stream_draws_reproduce_the_export_stage_on_its_own_draw(tiny_run: Path,
     assert own.draw == seed and other.draw == seed + 1 and own.point == "p0"
     with pytest.raises(SystemExit, match="no calibrated student"):
         main(["p0", "absent", "--run-dir", str(tmp_path)])
+
+
+def test_held_out_rules_choose_on_one_draw_and_score_the_next(tiny_run: Path, tmp_path: Path) -> None:
+    """Slack 0 on the run's own draw chooses the export stage's rules (its in-sample figures are the
+    export stage's), and each row is scored on the next draw, the last on the first."""
+    import shutil
+
+    from export.evaluation.held_out_rules import main, point_rows
+
+    point = tmp_path / "release_check" / "p0"
+    point.mkdir(parents=True)
+    for f in tiny_run.iterdir():
+        if f.is_file():
+            shutil.copy2(f, point / f.name)
+    seed = json.loads((tiny_run / "config.json").read_text())["seed"]
+    rows = point_rows(point, [seed, seed + 1], [0, 1])
+    assert [(r.slack, r.chosen_on, r.scored_on) for r in rows] == [
+        (0, seed, seed + 1), (0, seed + 1, seed), (1, seed, seed + 1), (1, seed + 1, seed)]
+    info = json.loads((tiny_run / "export_info.json").read_text())["monitor"]
+    assert rows[0].on_threshold == pytest.approx(info["rules"]["on_threshold"])
+    assert rows[0].in_sample_long_bout_recall == pytest.approx(info["validation"]["event_recall_10s_or_more"], nan_ok=True)
+    with pytest.raises(SystemExit, match="at least two draws"):
+        main(["p0", "--run-dir", str(tmp_path), "--draws", "3"])

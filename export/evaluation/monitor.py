@@ -84,18 +84,32 @@ def home_day_config(export_config, seed: int) -> HomeDayConfig:
     return HomeDayConfig(minutes_per_source=export_config.stream_minutes_per_source, seed=seed)
 
 
+def validation_streams(
+    score: Callable[[np.ndarray], np.ndarray], ctx: DataContext, data_root: Path, export_config, seed: int
+) -> list[LabelledStream]:
+    """The validation home-day streams that ``seed`` draws, scored by the window scorer ``score``."""
+    return labelled(side_streams(ctx, data_root, "val", home_day_config(export_config, seed)), score)
+
+
+def choose_rules(streams: Sequence[LabelledStream], export_config, context_s: float = 0.0,
+                 long_bout_slack: int | None = None) -> Calibrated:
+    """The monitor rules for the false-alarm budget of ``export_config`` (an ``ExportConfig``) on
+    ``streams``, by its ``stream_long_bout_slack`` unless ``long_bout_slack`` is given."""
+    e = export_config
+    slack = e.stream_long_bout_slack if long_bout_slack is None else long_bout_slack
+    rules, scored, met = calibrate(streams, e.window_seconds, e.hop_seconds, max_false_alarms_per_hour=e.max_false_alarms_per_hour,
+                                   context_s=context_s, long_bout_slack=slack)
+    return Calibrated(rules, met, scored.summary())
+
+
 def calibrate_scorer(
     score: Callable[[np.ndarray], np.ndarray], ctx: DataContext, data_root: Path, export_config, seed: int,
     context_s: float = 0.0,
 ) -> Calibrated:
-    """The monitor rules for the false-alarm budget of ``export_config`` (an ``ExportConfig``), chosen
-    for the window scorer ``score`` on the validation home-day streams that ``seed`` draws: the one
-    calibration for the student (:func:`calibrate_model`) and for a baseline such as YAMNet."""
-    e = export_config
-    streams = side_streams(ctx, data_root, "val", home_day_config(e, seed))
-    rules, scored, met = calibrate(labelled(streams, score), e.window_seconds, e.hop_seconds,
-                                   max_false_alarms_per_hour=e.max_false_alarms_per_hour, context_s=context_s)
-    return Calibrated(rules, met, scored.summary())
+    """The monitor rules chosen for the window scorer ``score`` on the validation home-day streams
+    that ``seed`` draws (:func:`choose_rules`): the one calibration for the student
+    (:func:`calibrate_model`) and for a baseline such as YAMNet."""
+    return choose_rules(validation_streams(score, ctx, data_root, export_config, seed), export_config, context_s)
 
 
 def calibrate_model(clf, ctx: DataContext, data_root: Path, export_config, seed: int) -> Calibrated:

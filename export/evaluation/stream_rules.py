@@ -223,6 +223,23 @@ def _threshold_candidates(streams: Sequence[LabelledStream], n: int) -> np.ndarr
     return np.unique(np.clip(np.quantile(p, np.linspace(0.5, 0.9995, n)), 0.02, 0.995))
 
 
+def _choose(scored: Sequence[tuple[StreamOptions, StreamScore]], budget: float,
+            long_bout_slack: int) -> tuple[StreamOptions, StreamScore, bool]:
+    """The rule :func:`calibrate` picks among the scored candidates (see there)."""
+    delay = lambda sc: sc.delay_percentile(50) if sc.delays_s else float("inf")  # noqa: E731
+    within = [c for c in scored if c[1].false_alarms_per_hour <= budget]
+    if not within:
+        rules, sc = max(scored, key=lambda c: (-c[1].false_alarms, c[1].detected, -delay(c[1])))
+        return rules, sc, False
+    if long_bout_slack == 0:
+        rules, sc = max(within, key=lambda c: (c[1].long_detected, c[1].detected, -delay(c[1])))
+        return rules, sc, True
+    most = max(sc.long_detected for _, sc in within)
+    near = [c for c in within if c[1].long_detected >= most - long_bout_slack]
+    rules, sc = max(near, key=lambda c: (-delay(c[1]), c[1].detected, c[1].long_detected))
+    return rules, sc, True
+
+
 def calibrate(
     streams: Sequence[LabelledStream],
     window_s: float,
@@ -230,21 +247,21 @@ def calibrate(
     max_false_alarms_per_hour: float = 0.5,
     grid: CalibrationGrid = CalibrationGrid(),
     context_s: float = 0.0,
+    long_bout_slack: int = 0,
 ) -> tuple[StreamOptions, StreamScore, bool]:
     """The rule with the most long bouts caught, then the most bouts, then the shortest median delay,
-    among those within the false-alarm budget on ``streams``; ``True`` when the budget was met. When no
-    rule meets it, the rule with the fewest false alarms (then the most bouts) and ``False``."""
-    best_key, best = None, None
+    among those within the false-alarm budget on ``streams``; ``True`` when the budget was met. With
+    ``long_bout_slack`` n > 0: the shortest median delay (then the most bouts) among the rules within
+    the budget that catch at least the most long bouts any of them catches minus n. When no rule
+    meets the budget, the rule with the fewest false alarms (then the most bouts) and ``False``.
+    The first candidate wins a tie."""
+    if long_bout_slack < 0:
+        raise ValueError(f"long_bout_slack must be >= 0, got {long_bout_slack}")
+    scored = []
     for k, on_n, off_n, ratio, thr in itertools.product(
         grid.smoothing_windows, grid.min_on_windows, grid.min_off_windows, grid.off_ratios,
         _threshold_candidates(streams, grid.n_thresholds),
     ):
         rules = StreamOptions(float(thr), float(thr * ratio), k, on_n, off_n)
-        sc = evaluate_rules(streams, rules, window_s, hop_s, context_s)
-        within = sc.false_alarms_per_hour <= max_false_alarms_per_hour
-        delay = sc.delay_percentile(50) if sc.delays_s else float("inf")
-        key = (within, sc.long_detected, sc.detected, -delay) if within else (within, -sc.false_alarms, sc.detected, -delay)
-        if best_key is None or key > best_key:
-            best_key, best = key, (rules, sc)
-    assert best is not None
-    return best[0], best[1], bool(best_key[0])
+        scored.append((rules, evaluate_rules(streams, rules, window_s, hop_s, context_s)))
+    return _choose(scored, max_false_alarms_per_hour, long_bout_slack)
