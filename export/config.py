@@ -46,9 +46,16 @@ class ExportConfig:
     # delay among the rules within n long bouts of the most (stream_rules.calibrate; docs/decisions.md,
     # "Delay in the monitor's rule choice").
     stream_long_bout_slack: int = 0
+    # The rules are chosen on this many draws of validation streams pooled (seeds seed .. seed + n - 1;
+    # docs/decisions.md, "Rules chosen on several draws of validation streams").
+    stream_calibration_draws: int = 1
     # The cause head ships as supported only if its validation predictions pass the chance test
     # (export.evaluation.cause_test) at this level.
     cause_test_alpha: float = 0.05
+
+    def __post_init__(self) -> None:
+        if self.stream_calibration_draws < 1 or self.stream_long_bout_slack < 0:
+            raise ValueError("stream_calibration_draws must be >= 1 and stream_long_bout_slack >= 0")
 
 
 @dataclass

@@ -200,11 +200,11 @@ def test_held_out_rules_choose_on_one_draw_and_score_the_next(tiny_run: Path, tm
         if f.is_file():
             shutil.copy2(f, point / f.name)
     seed = json.loads((tiny_run / "config.json").read_text())["seed"]
-    rows = point_rows(point, [seed, seed + 1], [0, 1])
+    rows = point_rows(point, [seed, seed + 1], [(0, 1), (1, 1)])
     assert [(r.slack, r.chosen_on, r.scored_on) for r in rows] == [
         (0, seed, seed + 1), (0, seed + 1, seed), (1, seed, seed + 1), (1, seed + 1, seed)]
     info = json.loads((tiny_run / "export_info.json").read_text())["monitor"]
     assert rows[0].on_threshold == pytest.approx(info["rules"]["on_threshold"])
     assert rows[0].in_sample_long_bout_recall == pytest.approx(info["validation"]["event_recall_10s_or_more"], nan_ok=True)
-    with pytest.raises(SystemExit, match="at least two draws"):
-        main(["p0", "--run-dir", str(tmp_path), "--draws", "3"])
+    with pytest.raises(SystemExit, match="more draws than the largest pool"):
+        main(["p0", "--run-dir", str(tmp_path), "--draws", "3", "4", "--pool", "1", "2", "--slack", "0"])

@@ -102,14 +102,22 @@ def choose_rules(streams: Sequence[LabelledStream], export_config, context_s: fl
     return Calibrated(rules, met, scored.summary())
 
 
+def calibration_seeds(export_config, seed: int) -> list[int]:
+    """The draws of validation streams the rules are chosen on: ``seed`` and the next
+    ``stream_calibration_draws - 1``."""
+    return [seed + i for i in range(export_config.stream_calibration_draws)]
+
+
 def calibrate_scorer(
     score: Callable[[np.ndarray], np.ndarray], ctx: DataContext, data_root: Path, export_config, seed: int,
     context_s: float = 0.0,
 ) -> Calibrated:
-    """The monitor rules chosen for the window scorer ``score`` on the validation home-day streams
-    that ``seed`` draws (:func:`choose_rules`): the one calibration for the student
+    """The monitor rules chosen for the window scorer ``score`` on the validation home-day streams of
+    :func:`calibration_seeds` pooled (:func:`choose_rules`): the one calibration for the student
     (:func:`calibrate_model`) and for a baseline such as YAMNet."""
-    return choose_rules(validation_streams(score, ctx, data_root, export_config, seed), export_config, context_s)
+    streams = [s for d in calibration_seeds(export_config, seed)
+               for s in validation_streams(score, ctx, data_root, export_config, d)]
+    return choose_rules(streams, export_config, context_s)
 
 
 def calibrate_model(clf, ctx: DataContext, data_root: Path, export_config, seed: int) -> Calibrated:
