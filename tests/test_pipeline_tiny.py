@@ -165,18 +165,24 @@ def test_threshold_check_runs_on_the_dev_side(tiny_run: Path) -> None:
         assert not {it.clip_id.split("#")[0] for it in fold.test} & test_ids
 
 
-def test_stream_draws_reproduce_the_export_stage_on_its_own_draw(tiny_run: Path, tmp_path: Path) -> None:
-    """The run's own stream seed gives the figures its export stage chose the rules on; another seed
-    draws other streams from the same validation clips."""
+def _release_check_point(tiny_run: Path, tmp_path: Path) -> Path:
+    """A copy of the tiny run's files as release-check point ``p0`` under ``tmp_path``."""
     import shutil
-
-    from export.evaluation.stream_draws import main, point_figures
 
     point = tmp_path / "release_check" / "p0"
     point.mkdir(parents=True)
     for f in tiny_run.iterdir():
         if f.is_file():
             shutil.copy2(f, point / f.name)
+    return point
+
+
+def test_stream_draws_reproduce_the_export_stage_on_its_own_draw(tiny_run: Path, tmp_path: Path) -> None:
+    """The run's own stream seed gives the figures its export stage chose the rules on; another seed
+    draws other streams from the same validation clips."""
+    from export.evaluation.stream_draws import main, point_figures
+
+    point = _release_check_point(tiny_run, tmp_path)
     seed = json.loads((tiny_run / "config.json").read_text())["seed"]
     own, other = point_figures(point, [seed, seed + 1])
     val = json.loads((tiny_run / "export_info.json").read_text())["monitor"]["validation"]
@@ -190,15 +196,9 @@ def test_stream_draws_reproduce_the_export_stage_on_its_own_draw(tiny_run: Path,
 def test_held_out_rules_choose_on_one_draw_and_score_the_next(tiny_run: Path, tmp_path: Path) -> None:
     """Slack 0 on the run's own draw chooses the export stage's rules (its in-sample figures are the
     export stage's), and each row is scored on the next draw, the last on the first."""
-    import shutil
-
     from export.evaluation.held_out_rules import main, point_rows
 
-    point = tmp_path / "release_check" / "p0"
-    point.mkdir(parents=True)
-    for f in tiny_run.iterdir():
-        if f.is_file():
-            shutil.copy2(f, point / f.name)
+    point = _release_check_point(tiny_run, tmp_path)
     seed = json.loads((tiny_run / "config.json").read_text())["seed"]
     rows = point_rows(point, [seed, seed + 1], [(0, 1), (1, 1)])
     assert [(r.slack, r.chosen_on, r.scored_on) for r in rows] == [

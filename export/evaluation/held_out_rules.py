@@ -20,7 +20,6 @@ second objective against the first.
 """
 from __future__ import annotations
 
-import argparse
 import json
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -141,32 +140,25 @@ def pair_up(slacks: Sequence[int], pools: Sequence[int]) -> list[Objective]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m export.evaluation.held_out_rules", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("points", nargs="+", help="release-check points (folders under DIR/release_check)")
-    p.add_argument("--run-dir", required=True, help="the run folder the release check ran on")
-    p.add_argument("--draws", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="stream seeds (at least two)")
+    from export.evaluation.stream_draws import calibrated_points, points_parser
+
+    p = points_parser("python -m export.evaluation.held_out_rules", __doc__, "held_out_rules")
     p.add_argument("--slack", type=int, nargs="+", default=[0, 1], help="long-bout slacks; the first objective is today's")
     p.add_argument("--pool", type=int, nargs="+", default=[1], help="draws each objective chooses on, pooled")
     p.add_argument("--delay-allowance", type=float, default=0.0,
                    help="seconds the variant's held-out median delay may exceed today's (0: it must be lower)")
     p.add_argument("--jobs", type=int, default=1, help="points scored side by side")
-    p.add_argument("--name", default="held_out_rules", help="the output's name: DIR/release_check/NAME.json")
-    p.add_argument("--data-root", default=None, help="as for python -m export")
     args = p.parse_args(argv)
     objectives = pair_up(args.slack, args.pool)
     if len(args.draws) < max(pool for _, pool in objectives) + 1:
         raise SystemExit("give more draws than the largest pool: the rules are scored on a draw they were not chosen on")
-    base = Path(args.run_dir) / "release_check"
-    missing = [name for name in args.points if not (base / name / "student_int8.onnx").is_file()]
-    if missing:
-        raise SystemExit(f"no calibrated student under {base} for: {', '.join(missing)} (run the release check first)")
-    with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        per_point = pool.map(point_rows, [base / n for n in args.points], [args.draws] * len(args.points),
-                             [objectives] * len(args.points), [args.data_root] * len(args.points))
+    points = calibrated_points(args.run_dir, args.points)
+    with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as executor:
+        per_point = executor.map(point_rows, points, [args.draws] * len(points), [objectives] * len(points),
+                             [args.data_root] * len(points))
         rows = [r for got in per_point for r in got]
     verdict = judge(rows, objectives[0], objectives[1], delay_allowance_s=args.delay_allowance) if len(objectives) > 1 else None
-    out = base / f"{args.name}.json"
+    out = Path(args.run_dir) / "release_check" / f"{args.name}.json"
     out.write_text(json.dumps({"draws": args.draws, "objectives": objectives, "rows": [asdict(r) for r in rows],
                                "means": {f"slack {k[0]}, pool {k[1]}": v for k, v in means(rows).items()},
                                "verdict": verdict}, indent=2))

@@ -86,21 +86,31 @@ def to_markdown(rows: Sequence[DrawFigures]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m export.evaluation.stream_draws", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+def points_parser(prog: str, doc: str, name: str) -> argparse.ArgumentParser:
+    """The arguments every command over calibrated release-check points takes (points, run folder,
+    draws of validation streams, output name, data root); a command adds its own."""
+    p = argparse.ArgumentParser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("points", nargs="+", help="release-check points (folders under DIR/release_check)")
     p.add_argument("--run-dir", required=True, help="the run folder the release check ran on")
     p.add_argument("--draws", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="stream seeds")
-    p.add_argument("--name", default="stream_draws", help="the output's name: DIR/release_check/NAME.json")
+    p.add_argument("--name", default=name, help="the output's name: DIR/release_check/NAME.json")
     p.add_argument("--data-root", default=None, help="as for python -m export")
-    args = p.parse_args(argv)
-    base = Path(args.run_dir) / "release_check"
-    missing = [name for name in args.points if not (base / name / "student_int8.onnx").is_file()]
+    return p
+
+
+def calibrated_points(run_dir: str | Path, names: Sequence[str]) -> list[Path]:
+    """The points' folders under ``DIR/release_check``; exits naming any without a calibrated student."""
+    base = Path(run_dir) / "release_check"
+    missing = [name for name in names if not (base / name / "student_int8.onnx").is_file()]
     if missing:
         raise SystemExit(f"no calibrated student under {base} for: {', '.join(missing)} (run the release check first)")
-    rows = [r for name in args.points for r in point_figures(base / name, args.draws, args.data_root)]
-    out = base / f"{args.name}.json"
+    return [base / name for name in names]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = points_parser("python -m export.evaluation.stream_draws", __doc__, "stream_draws").parse_args(argv)
+    rows = [r for point in calibrated_points(args.run_dir, args.points) for r in point_figures(point, args.draws, args.data_root)]
+    out = Path(args.run_dir) / "release_check" / f"{args.name}.json"
     out.write_text(json.dumps({"draws": args.draws, "rows": [asdict(r) for r in rows], "summary": summary(rows)}, indent=2))
     print(to_markdown(rows), end="")
     return 0
