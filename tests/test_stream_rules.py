@@ -7,7 +7,7 @@ import pytest
 
 from export.evaluation.stream_rules import (
     Bout, CalibrationGrid, LabelledStream, calibrate, evaluate_rules, event_spans, replay, rules_metadata,
-    StreamScore, score_events, smoothed,
+    StreamScore, _choose, score_events, smoothed,
 )
 from infantcry_sdk import contract
 from infantcry_sdk.events import EventDetector, EventRules, ScoreSmoother
@@ -85,3 +85,32 @@ def test_an_event_running_before_the_cry_detects_nothing() -> None:
     assert sc.detected == 0 and sc.false_alarms == 1
     sc = score_events([(99.0, 101.0, 120.0)], bouts, hours=0.2)  # one window early: a catch
     assert sc.detected == 1 and sc.false_alarms == 0
+
+
+def _score(long_detected: int, detected: int, false_alarms: int, delays: tuple[float, ...]) -> StreamScore:
+    return StreamScore(bouts=10, detected=detected, long_bouts=5, long_detected=long_detected,
+                       false_alarms=false_alarms, hours=2.0, delays_s=delays)
+
+
+def test_a_long_bout_slack_trades_one_bout_for_the_shortest_delay() -> None:
+    """Slack 0: most long bouts, then bouts, then delay; slack 1: the shortest delay among the rules
+    within one long bout of the most; over the budget: the fewest false alarms."""
+    rules = [StreamOptions(t, t / 2, 2, 1, 2) for t in (0.9, 0.8, 0.7, 0.6)]
+    scored = [(rules[0], _score(5, 8, 1, (6.0,))), (rules[1], _score(4, 9, 0, (3.0,))),
+              (rules[2], _score(3, 9, 0, (1.0,))), (rules[3], _score(5, 10, 3, (0.5,)))]
+    assert _choose(scored, 0.5, 0) == (rules[0], scored[0][1], True)
+    assert _choose(scored, 0.5, 1)[0] == rules[1]  # 3.0 s beats 6.0 s; 1.0 s is two bouts short
+    assert _choose(scored, 0.5, 2)[0] == rules[2]
+    assert _choose([scored[3]], 0.5, 1) == (rules[3], scored[3][1], False)
+
+
+def test_the_rules_pool_the_configured_draws_of_validation_streams() -> None:
+    from export.config import ExportConfig
+    from export.evaluation.monitor import calibration_seeds
+
+    assert calibration_seeds(ExportConfig(), 7) == [7]
+    assert calibration_seeds(ExportConfig(stream_calibration_draws=3), 7) == [7, 8, 9]
+    with pytest.raises(ValueError, match="stream_calibration_draws"):
+        ExportConfig(stream_calibration_draws=0)
+    with pytest.raises(ValueError, match="long_bout_slack"):
+        calibrate([], 1.92, 0.96, long_bout_slack=-1)
