@@ -108,7 +108,9 @@ class DistillConfig:
     # (cats, sheep, door creaks among them) as crying; uncapped, the soft term teaches the student the
     # teacher's mistake on clips it was told are not cries (docs/decisions.md, "Cats: the teacher's
     # error, passed on"). A cap keeps the teacher's graded similarity below it and stops the
-    # contradiction above it; cries keep their targets as scored.
+    # contradiction above it; cries keep their targets as scored. Off: at 0.5, three seeds caught
+    # fewer long bouts on validation streams, later, and still called training cats a cry
+    # (docs/decisions.md, "The teacher's cry target capped on labelled negatives").
     negative_target_cap: float | None = None
     progress: bool = True  # tqdm bars
 
