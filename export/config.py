@@ -13,6 +13,7 @@ from typing import Any
 
 from export.audio.home_augment import HomeAugmentConfig
 from export.data.catalog import DataConfig
+from export.files import replace_text
 from export.models.student import StudentConfig
 from export.models.teacher import TeacherConfig
 from export.training.distill import DistillConfig
@@ -84,9 +85,8 @@ class PipelineConfig:
         return _to_jsonable(asdict(self))
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=2))
-        return path
+        """Written whole or not at all: processes sharing a run folder read it while others save it."""
+        return replace_text(path, json.dumps(self.to_dict(), indent=2))
 
 
 def _to_jsonable(x: Any) -> Any:

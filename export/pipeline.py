@@ -26,6 +26,7 @@ from typing import Any
 from infantcry_sdk.integrity import file_sha256
 
 from export.config import PipelineConfig
+from export.files import replace_text
 from export.machine import build_machine
 from export.training import distributed
 
@@ -77,7 +78,7 @@ class Run:
             },
             "info": info or {},
         }
-        self.manifest_path.write_text(json.dumps(m, indent=2))
+        replace_text(self.manifest_path, json.dumps(m, indent=2))
 
     def require(self, name: str, stage: str) -> Path:
         p = self.path(name)
@@ -86,9 +87,7 @@ class Run:
         return p
 
     def write_json(self, name: str, obj: Any) -> Path:
-        p = self.path(name)
-        p.write_text(json.dumps(obj, indent=2, default=_json_default))
-        return p
+        return replace_text(self.path(name), json.dumps(obj, indent=2, default=_json_default))
 
     def read_json(self, name: str, stage: str) -> Any:
         return json.loads(self.require(name, stage).read_text())

@@ -1,0 +1,45 @@
+"""export.files.replace_text: a file shared by processes is never seen half written."""
+import json
+import threading
+
+import pytest
+
+from export.config import PipelineConfig
+from export.files import replace_text
+
+
+def test_replace_text_writes_and_overwrites_leaving_no_temporary(tmp_path):
+    path = tmp_path / "config.json"
+    replace_text(path, "first")
+    replace_text(path, "second")
+    assert path.read_text() == "second"
+    assert [p.name for p in tmp_path.iterdir()] == ["config.json"]
+
+
+def test_a_failed_write_keeps_the_old_file_and_no_temporary(tmp_path):
+    path = replace_text(tmp_path / "config.json", "old")
+    with pytest.raises(UnicodeEncodeError):
+        replace_text(path, "\ud800")  # a lone surrogate cannot be encoded: the write fails midway
+    assert path.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["config.json"]
+
+
+def test_a_reader_never_sees_a_partly_saved_config(tmp_path):
+    """The release check's side-by-side sweeps each rewrite the run folder's config.json while the
+    others read it; a truncating write made a reader fail on an empty file."""
+    path, config = tmp_path / "config.json", PipelineConfig()
+    config.save(path)
+    stop = threading.Event()
+
+    def keep_saving():
+        while not stop.is_set():
+            config.save(path)
+
+    writer = threading.Thread(target=keep_saving)
+    writer.start()
+    try:
+        loaded = [json.loads(path.read_text()) for _ in range(300)]
+    finally:
+        stop.set()
+        writer.join()
+    assert all(d == config.to_dict() for d in loaded)
