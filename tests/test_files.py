@@ -5,7 +5,7 @@ import threading
 import pytest
 
 from export.config import PipelineConfig
-from export.files import replace_text
+from export.files import replace_text, replacing
 
 
 def test_replace_text_writes_and_overwrites_leaving_no_temporary(tmp_path):
@@ -43,3 +43,28 @@ def test_a_reader_never_sees_a_partly_saved_config(tmp_path):
         stop.set()
         writer.join()
     assert all(d == config.to_dict() for d in loaded)
+
+
+def test_writers_of_one_file_side_by_side_all_succeed(tmp_path):
+    """Two processes filling one cache entry at once (the sweeps' YAMNet cache): with a temporary
+    file of a fixed name the second rename found it gone."""
+    path = tmp_path / "cache" / "yamnet_torch.pt"
+    errors: list[BaseException] = []
+
+    def write(text: str):
+        try:
+            for _ in range(100):
+                with replacing(path) as tmp:
+                    assert tmp.name.endswith(".pt") and tmp.parent == path.parent
+                    tmp.write_text(text)
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=write, args=(t,)) for t in ("a" * 1000, "b" * 1000)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert path.read_text() in ("a" * 1000, "b" * 1000)
+    assert [p.name for p in path.parent.iterdir()] == ["yamnet_torch.pt"]

@@ -20,6 +20,7 @@ import numpy as np
 
 from export.data.catalog import LICENCES, SOURCES, CatalogInfo, Clip, DataConfig, summarize_catalog
 from export.data.paths import DataError
+from export.files import replace_text
 
 
 def _group_strata(clips: Sequence[Clip]) -> tuple[dict[str, str], dict[str, float]]:
@@ -165,12 +166,7 @@ class Splits:
         }
 
     def save(self, path: str | os.PathLike) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=1, sort_keys=False))
-        tmp.replace(path)
-        return path
+        return replace_text(path, json.dumps(self.to_dict(), indent=1, sort_keys=False))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Splits":

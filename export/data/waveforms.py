@@ -16,6 +16,7 @@ from infantcry_sdk import audio as sdk_audio
 from export.constants import SAMPLE_RATE
 from export.data.catalog import Clip
 from export.data.paths import DataError
+from export.files import replacing
 from export.training.distributed import is_writer
 
 
@@ -71,10 +72,8 @@ class WaveformStore:
         wave = sdk_audio.load(clip.path, None, self.sample_rate)
         wave = np.ascontiguousarray(wave, dtype=np.float32)
         if cached is not None and is_writer():  # under torchrun rank 0 alone writes the cache
-            tmp = cached.with_name(cached.name + f".{os.getpid()}.{threading.get_ident()}.tmp")
-            with open(tmp, "wb") as f:
+            with replacing(cached) as tmp, open(tmp, "wb") as f:
                 np.save(f, wave, allow_pickle=False)
-            tmp.replace(cached)
         return wave
 
     def load_many(self, clips: Iterable[Clip], workers: int | None = None) -> dict[str, np.ndarray]:

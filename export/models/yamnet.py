@@ -38,6 +38,7 @@ from export.audio.frontend import (
     lengths_to_mask,
     num_patches,
 )
+from export.files import replacing
 from export.training.distributed import is_writer
 
 NUM_CLASSES = 521
@@ -338,10 +339,8 @@ def load_yamnet(tflite_path: str | Path, cache_dir: str | Path | None = None) ->
     if state is None:
         state = state_dict_from_tflite(path)
         if cache is not None and is_writer():  # under torchrun rank 0 alone writes the cache
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_suffix(".tmp")
-            torch.save({"format": _CACHE_FORMAT, "source_sha256": digest, "state_dict": state}, tmp)
-            tmp.replace(cache)
+            with replacing(cache) as tmp:
+                torch.save({"format": _CACHE_FORMAT, "source_sha256": digest, "state_dict": state}, tmp)
     model = YAMNet()
     model.load_state_dict(state)
     class_map = path.with_name("yamnet_class_map.csv")

@@ -21,6 +21,7 @@ import torch
 from infantcry_sdk import audio as sdk_audio
 
 from export.audio.frontend import LogMelFrontend, frames_to_patches, num_patches
+from export.files import replacing
 from export.models.teacher import ClipFeatures
 from export.models.yamnet import CONTEXT_CLASSES, CRY_CLASSES, YAMNet
 from export.training import distributed
@@ -87,14 +88,13 @@ class FeatureExtractor:
         return ort.InferenceSession(str(path), session_options(self.threads), providers=["CPUExecutionProvider"])
 
     def _export(self, path: Path) -> None:
-        tmp = path.with_suffix(".tmp.onnx")
-        torch.onnx.export(
-            self.backbone, (torch.zeros(2, 96, 64),), str(tmp), input_names=["patches"],
-            output_names=["features", "embeddings", "cry_scores", "context_scores"],
-            dynamic_axes={name: {0: "n"} for name in ("patches", "features", "embeddings", "cry_scores", "context_scores")},
-            opset_version=17, dynamo=False,
-        )
-        tmp.replace(path)
+        with replacing(path) as tmp:
+            torch.onnx.export(
+                self.backbone, (torch.zeros(2, 96, 64),), str(tmp), input_names=["patches"],
+                output_names=["features", "embeddings", "cry_scores", "context_scores"],
+                dynamic_axes={name: {0: "n"} for name in ("patches", "features", "embeddings", "cry_scores", "context_scores")},
+                opset_version=17, dynamo=False,
+            )
 
     @torch.no_grad()
     def patches(self, wave: np.ndarray) -> torch.Tensor:
@@ -197,8 +197,6 @@ def extract_cached(
         feats.extend(extractor.extract([waves[i] for i in mine[s : s + chunk]]))
     result = dict(zip(clip_ids, distributed.unshard(feats, len(waves))))
     if path is not None and distributed.is_writer():
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        torch.save({k: vars(v) for k, v in result.items()}, tmp)
-        tmp.replace(path)
+        with replacing(path) as tmp:
+            torch.save({k: vars(v) for k, v in result.items()}, tmp)
     return result
