@@ -80,7 +80,8 @@ class DistillConfig:
     # train_student) in both cry terms, as the teacher weighs them (TeacherConfig.hard_negative_weight).
     # 1 (off): at 2, three seeds on validation caught more long bouts but had a longer mean median
     # delay, which the rule written before scoring did not allow (docs/decisions.md, "Hard negatives
-    # weighted in the student's loss").
+    # weighted in the student's loss"); judged again over ten draws of validation streams on today's
+    # recipe, three fresh seeds caught fewer long bouts, later ("... judged again over ten draws").
     hard_negative_weight: float = 1.0
     augment_fraction: float = 0.6  # share of training crops the augmenter touches; the rest stay as recorded
     cry_window_min_teacher: float | None = None  # cry clips train on windows the teacher scores >= this (None: any)
