@@ -55,7 +55,7 @@ Objective = tuple[int, int]
 def point_rows(point_dir: Path, draws: Sequence[int], objectives: Sequence[Objective],
                data_root: str | None = None) -> list[HeldOutRow]:
     """Every (objective, draw) row of one point; each draw's streams are scored once."""
-    from export.evaluation.monitor import choose_rules, model_context_seconds, sdk_window_scores, validation_streams
+    from export.evaluation.monitor import choose_rules, model_context_seconds, sdk_scorer, validation_streams
     from export.evaluation.stream_rules import evaluate_rules
     from export.training.sweep import open_run_folder
     from infantcry_sdk import CryClassifier
@@ -64,7 +64,7 @@ def point_rows(point_dir: Path, draws: Sequence[int], objectives: Sequence[Objec
     e = config.export
     clf = CryClassifier.load(run.path("student_int8.onnx"), threads=config.threads)
     context_s = model_context_seconds(clf)
-    streams = {d: validation_streams(lambda audio: sdk_window_scores(clf, audio), ctx, run.data_root, e, d) for d in draws}
+    streams = {d: validation_streams(sdk_scorer(clf), ctx, run.data_root, e, d) for d in draws}
     offset = max(pool for _, pool in objectives)
     rows = []
     for slack, pool in objectives:

@@ -10,6 +10,7 @@ the same treatment (rules calibrated on the same validation streams, replayed on
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -46,6 +47,12 @@ def model_context_seconds(clf) -> float:
     """How much audio after a window the model's stream waits for before scoring it
     (``clf``: a loaded :class:`infantcry_sdk.CryClassifier`)."""
     return clf.grid.context_after / SAMPLE_RATE
+
+
+def sdk_scorer(clf) -> Callable[[np.ndarray], np.ndarray]:
+    """The window scorer of the loaded ``clf`` (:func:`sdk_window_scores`), as the calibration and
+    the held-out check take it."""
+    return functools.partial(sdk_window_scores, clf)
 
 
 def sdk_window_scores(clf, audio: np.ndarray) -> np.ndarray:
@@ -124,7 +131,7 @@ def calibrate_model(clf, ctx: DataContext, data_root: Path, export_config, seed:
     """The monitor rules chosen for the loaded ``clf`` (:func:`calibrate_scorer`): what the export
     stage writes into the model (with the run's seed), and what :mod:`export.evaluation.stream_draws`
     repeats over other draws."""
-    return calibrate_scorer(lambda audio: sdk_window_scores(clf, audio), ctx, data_root, export_config, seed,
+    return calibrate_scorer(sdk_scorer(clf), ctx, data_root, export_config, seed,
                             model_context_seconds(clf))
 
 
