@@ -16,11 +16,21 @@ from pathlib import Path
 from typing import Iterator
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+#: The permissions a plainly created file gets (``mkstemp`` makes its file private, 0600).
+FILE_MODE = 0o666 & ~_umask()
+
+
 @contextmanager
 def replacing(path: str | Path) -> Iterator[Path]:
     """A fresh temporary path beside ``path`` to write to; renamed over ``path`` (atomic on POSIX and
     Windows) when the block ends, removed if it raises. Its name ends as ``path``'s does, for writers
-    that go by the suffix."""
+    that go by the suffix, and the permissions a plain write would give it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{path.suffix}")
@@ -28,6 +38,7 @@ def replacing(path: str | Path) -> Iterator[Path]:
     tmp = Path(name)
     try:
         yield tmp
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

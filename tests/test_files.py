@@ -68,3 +68,11 @@ def test_writers_of_one_file_side_by_side_all_succeed(tmp_path):
     assert errors == []
     assert path.read_text() in ("a" * 1000, "b" * 1000)
     assert [p.name for p in path.parent.iterdir()] == ["yamnet_torch.pt"]
+
+
+def test_the_file_gets_the_permissions_of_a_plain_write(tmp_path):
+    """A temporary file is private (0600); the run folder's files must stay readable as before."""
+    plain = tmp_path / "plain.json"
+    plain.write_text("{}")
+    written = replace_text(tmp_path / "config.json", "{}")
+    assert written.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
