@@ -110,7 +110,8 @@ def test_release_check_runs_each_point_once_and_collects_on_a_rerun(tmp_path: Pa
     again = release_check(run_dir, "cons", {"consistent_teacher": True}, [0, 1], runner=stages)
     assert stages.calls == [] and again["rows"] == result["rows"]
     # a named baseline: the variant's points that are already there stand for it, nothing is retrained
-    third = release_check(run_dir, "cap", {"negative_target_cap": 0.5}, [0, 1], runner=stages, baseline_label="cons")
+    # one job: the sweeps then run in the points' order, not in the order two threads happen to start them
+    third = release_check(run_dir, "cap", {"negative_target_cap": 0.5}, [0, 1], jobs=1, runner=stages, baseline_label="cons")
     assert [c[3] for c in stages.calls if c[2] == "export.training.sweep"] == ["cap_s0", "cap_s1"]
     assert third["baseline"] == "cons" and [r["name"] for r in third["rows"]][2:] == ["cons_s0", "cons_s1"]
 
