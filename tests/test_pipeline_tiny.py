@@ -121,6 +121,7 @@ def test_a_sweep_point_trains_on_the_run_and_leaves_its_outputs_alone(tiny_run: 
     assert result["name"] == "plain_seed3" and result["overrides"]["seed"] == 3 and not result["overrides"]["distill"]
     for key in ("val_auc", "val_f1", "test_auc", "test_f1", "test_recall", "test_fpr", "threshold"):
         assert 0.0 <= result[key] <= 1.0, key
+    assert result["val_epoch_score"] == result["val_selection_score"]  # chosen on clips, recorded on clips
     assert (tiny_run / "sweeps" / "plain_seed3.pt").is_file()
     assert (tiny_run / "config.json").read_text() == config_before
     assert (tiny_run / "student_distilled.pt").read_bytes() == shipped_before
@@ -132,6 +133,25 @@ def test_a_sweep_point_trains_on_the_run_and_leaves_its_outputs_alone(tiny_run: 
     assert {k: rescored[k] for k in ("val_auc", "val_f1", "test_f1", "threshold")} == {k: result[k] for k in ("val_auc", "val_f1", "test_f1", "threshold")}
     with pytest.raises(SystemExit, match="no overrides"):
         main(["bad", '{"seed": 1}', "--run-dir", str(tiny_run), "--score", str(tiny_run / "sweeps" / "plain_seed3.pt")])
+
+
+def test_a_student_can_keep_the_epoch_its_monitor_does_best_with(tiny_run: Path) -> None:
+    """``select_on="streams"``: the kept epoch's score is the monitor's choice on the selection draws
+    of validation streams (the saved student scores the same again), and the line still records the
+    clip selection score the release check's rule reads."""
+    from export.models.student import load_student
+    from export.stages.student import stream_val_score
+    from export.training.sweep import main, open_run_folder
+
+    assert main(["streams_seed3", '{"select_on": "streams", "seed": 3}', "--run-dir", str(tiny_run)]) == 0
+    result = json.loads((tiny_run / "sweeps" / "results.jsonl").read_text().splitlines()[-1])
+    assert result["overrides"]["select_on"] == "streams" and "val_selection_score" in result
+    run, ctx, config = open_run_folder(tiny_run, None)
+    model = load_student(tiny_run / "sweeps" / "streams_seed3.pt")
+    again = stream_val_score(ctx, run.data_root, config.export, model.config)(model, [])
+    assert round(again, 4) == result["val_epoch_score"]
+    with pytest.raises(ValueError, match="select_on"):
+        main(["bad", '{"select_on": "bouts"}', "--run-dir", str(tiny_run)])
 
 
 def test_each_stage_records_the_machine_it_ran_on(tiny_run: Path) -> None:

@@ -153,3 +153,21 @@ def test_a_causal_student_is_scored_as_soon_as_each_window_ends(clf: CryClassifi
     stream.flush()
     assert len(scored) == want.shape[1] > full
     assert np.abs(np.array([p for _, p in scored]) - want[0]).max() <= 1e-5
+
+
+def test_the_torch_student_scores_a_stream_as_the_sdk_scores_its_export(model_path: Path, clf: CryClassifier) -> None:
+    """Early stopping on streams scores windows with the torch student (``stream_window_scores``):
+    the same windows, and the same scores within float rounding, as the SDK's stream of the exported
+    file, across several segments."""
+    from export.evaluation.monitor import sdk_window_scores
+    from export.models.student import load_student
+    from export.training.distill import student_grid, stream_window_scores
+
+    model = load_student(model_path.parent / "student.pt")
+    m = clf.metadata
+    audio = _clip(130.0, seed=3)
+    torch_scores = stream_window_scores(model, audio, m.window_seconds, m.hop_seconds, max_samples=20 * RATE)
+    sdk_scores = sdk_window_scores(clf, audio)
+    assert student_grid(model.config, m.window_seconds, m.hop_seconds).context_before == clf.grid.context_before
+    assert torch_scores.shape == sdk_scores.shape
+    np.testing.assert_allclose(torch_scores, sdk_scores, atol=1e-4)

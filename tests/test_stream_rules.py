@@ -114,3 +114,21 @@ def test_the_rules_pool_the_configured_draws_of_validation_streams() -> None:
         ExportConfig(stream_calibration_draws=0)
     with pytest.raises(ValueError, match="long_bout_slack"):
         calibrate([], 1.92, 0.96, long_bout_slack=-1)
+
+
+def test_choice_value_orders_scores_as_the_calibration_chooses() -> None:
+    """Early stopping on streams ranks epochs by calibrate's order: within the budget long bouts, then
+    bouts, then the shorter delay; outside it always lower, fewer false alarms first."""
+    from export.evaluation.stream_rules import choice_value
+
+    scored = [(StreamOptions(t, t / 2, 1, 1, 2), sc) for t, sc in zip(
+        (0.9, 0.8, 0.7, 0.6, 0.5),
+        (_score(5, 8, 0, (6.0,)), _score(4, 10, 0, (0.1,)), _score(5, 9, 0, (9.0,)), _score(5, 9, 0, (2.0,)),
+         _score(3, 3, 0, ())),
+    )]
+    values = [choice_value(sc, True) for _, sc in scored]
+    assert _choose(scored, 0.5, 0)[0] == scored[int(np.argmax(values))][0]
+    assert values[3] > values[2] > values[0] > values[1] > values[4]  # long, then bouts, then delay
+    outside = [choice_value(_score(5, 10, fa, (1.0,)), False) for fa in (1, 2)]
+    assert min(values) > 0 > outside[0] > outside[1]
+    assert choice_value(_score(0, 0, 0, ()), True) >= 0

@@ -240,6 +240,17 @@ def _choose(scored: Sequence[tuple[StreamOptions, StreamScore]], budget: float,
     return rules, sc, True
 
 
+def choice_value(score: StreamScore, met_budget: bool) -> float:
+    """:func:`calibrate`'s order (with no slack) as one number, higher better, for early stopping on
+    streams: within the false-alarm budget, long bouts caught, then bouts caught, then the shorter
+    median delay (each step of one outweighs everything after it); outside the budget always lower,
+    fewer false alarms first, then bouts caught."""
+    if not met_budget:
+        return -1.0 - score.false_alarms + score.detected / (score.bouts + 1)
+    quick = 1.0 / (1.0 + score.delay_percentile(50)) if score.delays_s else 0.0
+    return score.long_detected + (score.detected + quick) / (score.bouts + 2)
+
+
 def calibrate(
     streams: Sequence[LabelledStream],
     window_s: float,

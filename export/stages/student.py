@@ -10,12 +10,15 @@ from typing import Sequence
 import numpy as np
 
 from export.audio.home_augment import training_augmenter
-from export.constants import YAMNET_TFLITE
+from export.constants import SAMPLE_RATE, YAMNET_TFLITE
 from export.data.context import DataContext
+from export.evaluation import monitor
 from export.evaluation.evaluate import selection_score
+from export.evaluation.stream_rules import LabelledStream, calibrate, choice_value
 from export.models.student import StudentConfig, count_parameters, save_student
 from export.pipeline import Run
-from export.training.distill import Item, TeacherScorer, predict_windows, train_student
+from export.training.distill import (Item, TeacherScorer, predict_windows, stream_window_scores, student_grid,
+                                     train_student)
 
 
 @dataclass
@@ -52,6 +55,44 @@ def window_val_score(labels: Sequence[str], window_seconds: float, hop_seconds: 
         return selection_score(np.array([it[2] for it in items]), cry, cause_y, causes[has_cause], labels)
 
     return score
+
+
+#: The draws of validation home-day streams a student's epoch is chosen on with
+#: ``DistillConfig.select_on = "streams"``: seeds that no check, export stage or report draws.
+SELECTION_STREAM_DRAWS = (1000, 1001, 1002)
+
+
+def stream_val_score(ctx: DataContext, data_root: Path, export_config, student_config: StudentConfig,
+                     draws: Sequence[int] = SELECTION_STREAM_DRAWS):
+    """Early stopping on what the monitor does: the student scores every window of the validation
+    home-day streams of ``draws`` (:func:`stream_window_scores`, the SDK's grid), the monitor's
+    rules are chosen on them as the export stage chooses them (:func:`calibrate`, no slack), and
+    the epoch's score is that choice's order as one number (:func:`choice_value`).
+    The streams are built on the first call (under torchrun only the writer scores)."""
+    e = export_config
+    context_s = student_grid(student_config, e.window_seconds, e.hop_seconds).context_after / SAMPLE_RATE
+    built: list = []
+
+    def score(model, items: Sequence[Item]) -> float:
+        if not built:
+            built.extend(s for d in draws for s in monitor.side_streams(ctx, data_root, "val", monitor.home_day_config(e, d)))
+        scored = [LabelledStream(s.name, stream_window_scores(model, s.audio, e.window_seconds, e.hop_seconds),
+                                 tuple(s.bouts), s.hours) for s in built]
+        _, chosen, met = calibrate(scored, e.window_seconds, e.hop_seconds, e.max_false_alarms_per_hour,
+                                   context_s=context_s)
+        return choice_value(chosen, met)
+
+    return score
+
+
+def epoch_score(cfg, ctx: DataContext, data_root: Path | None, student_config: StudentConfig):
+    """What the student's kept epoch is chosen on, by ``cfg.distill.select_on``."""
+    e = cfg.export
+    if cfg.distill.select_on == "clips":
+        return window_val_score(ctx.labels, e.window_seconds, e.hop_seconds)
+    if data_root is None:
+        raise ValueError("select_on='streams' needs the data root (validation room tone for the streams)")
+    return stream_val_score(ctx, data_root, e, student_config)
 
 
 def teacher_targets(run: Run) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -101,15 +142,17 @@ def teacher_scorer(run: Run, cfg) -> TeacherScorer | None:
 
 
 def train_variant(cfg, ctx: DataContext, train: Sequence[Item], val: Sequence[Item], targets, augmenter,
-                  student_config: StudentConfig, distill: bool, scorer: TeacherScorer | None = None):
+                  student_config: StudentConfig, distill: bool, scorer: TeacherScorer | None = None,
+                  data_root: Path | None = None):
     """One student as this stage trains it, from the pipeline config ``cfg`` (its ``distill``, ``seed``,
     ``threads`` and scoring windows) and the data context (labels, hard negatives); ``scorer``: the
-    teacher on raw audio (:func:`teacher_scorer`) for a consistent teacher.
+    teacher on raw audio (:func:`teacher_scorer`) for a consistent teacher; ``data_root``: the data
+    folder, which choosing the epoch on streams needs (:func:`epoch_score`).
     ``python -m export.training.sweep`` trains its points through this too, so a sweep point and the
     stage cannot drift apart."""
     return train_student(
         train, val, targets, cfg.distill, student_config=student_config, distill=distill, augmenter=augmenter,
-        val_score=window_val_score(ctx.labels, cfg.export.window_seconds, cfg.export.hop_seconds), seed=cfg.seed,
+        val_score=epoch_score(cfg, ctx, data_root, student_config), seed=cfg.seed,
         threads=cfg.threads, hard_negatives=hard_negative_ids(ctx), teacher_scorer=scorer,
     )
 
@@ -123,7 +166,7 @@ def run(run: Run, ctx: DataContext) -> StudentResult:
     scorer = teacher_scorer(run, cfg)
     outputs, infos = [], {}
     for name, (sc, distill) in _variants(run, len(ctx.labels)).items():
-        model, history = train_variant(cfg, ctx, train, val, targets, augmenter, sc, distill, scorer)
+        model, history = train_variant(cfg, ctx, train, val, targets, augmenter, sc, distill, scorer, run.data_root)
         path = save_student(model, run.path(f"student_{name}.pt"))
         outputs += [path, run.write_json(f"student_{name}_history.json", history.to_dict())]
         infos[name] = StudentInfo(path, count_parameters(model), len(history.epochs), history.best_epoch,

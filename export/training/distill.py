@@ -44,6 +44,7 @@ from export.constants import HOP_SAMPLES, SAMPLE_RATE, WINDOW_SAMPLES
 from export.models.student import CryStudent, StudentConfig
 from export.models.teacher import class_weights
 from export.training.fit import EpochLog, FitSettings, fit
+from infantcry_sdk.windows import WindowGrid
 
 #: One training or evaluation record: (clip_id, waveform float32 16 kHz, is_cry 0/1, cause index or -1).
 Item = tuple[str, np.ndarray, int, int]
@@ -52,6 +53,8 @@ Item = tuple[str, np.ndarray, int, int]
 TeacherLogits = Mapping[str, tuple[float | np.ndarray, Sequence[float] | np.ndarray]]
 #: (model, validation items) -> score, higher is better.
 ValScore = Callable[[CryStudent, Sequence[Item]], float]
+#: What the student's kept epoch can be chosen on (``DistillConfig.select_on``).
+SELECT_ON = ("clips", "streams")
 #: Waveforms (one scored window each) -> the teacher's (cry logits [B], cause logits [B, K]) on them.
 TeacherScorer = Callable[[Sequence[np.ndarray]], tuple[np.ndarray, np.ndarray]]
 
@@ -113,6 +116,10 @@ class DistillConfig:
     # fewer long bouts on validation streams, later, and still called training cats a cry
     # (docs/decisions.md, "The teacher's cry target capped on labelled negatives").
     negative_target_cap: float | None = None
+    # What the kept epoch is chosen on: "clips", the selection score on validation clips
+    # (export.evaluation.evaluate.selection_score); "streams", the monitor's rules chosen on validation
+    # home-day streams after each epoch, as the export stage chooses them (stages.student.epoch_score).
+    select_on: str = "clips"
     progress: bool = True  # tqdm bars
 
     def __post_init__(self) -> None:
@@ -126,6 +133,8 @@ class DistillConfig:
             raise ValueError(f"cry_window_min_teacher must lie in (0, 1), got {self.cry_window_min_teacher}")
         if self.negative_target_cap is not None and not 0.0 < self.negative_target_cap < 1.0:
             raise ValueError(f"negative_target_cap must lie in (0, 1), got {self.negative_target_cap}")
+        if self.select_on not in SELECT_ON:
+            raise ValueError(f"select_on must be one of {SELECT_ON}, got {self.select_on!r}")
         if self.hard_negative_weight <= 0:
             raise ValueError(f"hard_negative_weight must be > 0, got {self.hard_negative_weight}")
         if self.epochs < 1 or self.batch_size < 1 or self.clip_seconds <= 0:
@@ -457,6 +466,36 @@ def predict_windows(
             cry[idx] = torch.sigmoid(w_cry).amax(dim=1).numpy()
             causes[idx] = torch.softmax(w_causes, dim=-1).mean(dim=1).numpy()
     return cry, causes
+
+
+def student_grid(config: StudentConfig, window_seconds: float, hop_seconds: float) -> WindowGrid:
+    """The SDK's window grid (:class:`infantcry_sdk.windows.WindowGrid`) for a student with these
+    windows: its contexts in whole hops, as the SDK rounds the exported file's. The last window's
+    tail is left at one sample (the SDK measures it on the exported graph); only the count of
+    windows at a recording's very end can differ."""
+    window, hop = round(window_seconds * SAMPLE_RATE), round(hop_seconds * SAMPLE_RATE)
+    before, after = config.context_samples()
+    whole_hops = lambda samples: -(-samples // hop) * hop  # noqa: E731
+    return WindowGrid(window, hop, 1, whole_hops(before), whole_hops(after))
+
+
+@torch.no_grad()
+def stream_window_scores(
+    model: CryStudent, audio: np.ndarray, window_seconds: float, hop_seconds: float, max_samples: int = 60 * SAMPLE_RATE
+) -> np.ndarray:
+    """Every window's cry probability over a long recording (a home-day stream), scored in segments
+    that carry their context as the SDK scores them (:meth:`WindowGrid.segments`): the torch
+    student's view of what the monitor sees, with no export in between."""
+    model.eval()
+    grid = student_grid(model.config, window_seconds, hop_seconds)
+    wf, hf = model.config.window_frames(window_seconds), model.config.window_frames(hop_seconds)
+    out = np.zeros(grid.count(audio.size), dtype=np.float32)
+    for first, stop, lo, hi in grid.segments(audio.size, max_samples):
+        x = torch.from_numpy(np.ascontiguousarray(audio[lo:hi], dtype=np.float32))[None]
+        w_cry = torch.sigmoid(model.forward_windows(x, wf, hf)[2][0]).numpy()
+        got = w_cry[first - lo // grid.hop:][: stop - first]
+        out[first : first + got.size] = got
+    return out
 
 
 def validation_loss_score(pos_weight: torch.Tensor, cause_weights: torch.Tensor, batch_size: int = 16) -> ValScore:

@@ -6,7 +6,8 @@ augmenter and early stopping) with :class:`~export.training.distill.DistillConfi
 plain student and ``"seed": N``. It scores clips as the SDK does (max over windows, torch fp32) and
 appends one JSON line to ``DIR/sweeps/results.jsonl``:
 
-* validation: the early-stopping selection score of the kept epoch, ROC AUC and F1 at the
+* validation: the clip selection score of the kept epoch (``val_selection_score``, whatever chose
+  the epoch: ``val_epoch_score`` is the score that did, by ``select_on``), ROC AUC and F1 at the
   threshold chosen there (FPR <= 1 %): what a choice is made on;
 * test: the same threshold's F1, recall, FPR and AUC, for the record only.
 
@@ -50,12 +51,15 @@ def _scores(model, items, window_s: float, hop_s: float) -> tuple[np.ndarray, np
     return np.array([it[2] for it in items]), cry
 
 
-def _evaluate(model, val, test, window_s: float, hop_s: float, max_fpr: float) -> dict:
+def _evaluate(model, val, test, labels, window_s: float, hop_s: float, max_fpr: float) -> dict:
+    from export.stages.student import window_val_score
+
     yv, pv = _scores(model, val, window_s, hop_s)
     yt, pt = _scores(model, test, window_s, hop_s)
     thr = metrics.choose_threshold(yv, pv, max_fpr)
     on_test = metrics.detection_metrics(yt, pt, thr)
     return {
+        "val_selection_score": round(float(window_val_score(labels, window_s, hop_s)(model, val)), 4),
         "threshold": round(float(thr), 4),
         "val_auc": round(float(metrics.roc_auc(yv, pv)), 4),
         "val_f1": round(float(metrics.detection_metrics(yv, pv, thr)["f1"]), 4),
@@ -108,13 +112,13 @@ def sweep_point(run_dir: Path, name: str, overrides: dict, data_root: str | None
     t0 = time.time()
     model, history = train_variant(point, ctx, train, val, teacher_targets(run) if distill else None,
                                    training_augmenter(ctx, run.data_root, seed, config.augment), sc, distill,
-                                   teacher_scorer(run, point) if distill else None)
+                                   teacher_scorer(run, point) if distill else None, run.data_root)
     save_student(model, Path(run_dir) / "sweeps" / f"{name}.pt")
     return _record(run_dir, {
         "name": name, "overrides": {**overrides, "distill": distill, "seed": seed, "student": student},
-        "best_epoch": history.best_epoch, "val_selection_score": round(float(history.best_score), 4),
+        "best_epoch": history.best_epoch, "val_epoch_score": round(float(history.best_score), 4),
         "epochs": len(history.epochs), "seconds": round(time.time() - t0),
-        **_evaluate(model, val, test, e.window_seconds, e.hop_seconds, e.max_fpr)})
+        **_evaluate(model, val, test, ctx.labels, e.window_seconds, e.hop_seconds, e.max_fpr)})
 
 
 def score_checkpoint(run_dir: Path, name: str, checkpoint: Path, data_root: str | None = None) -> dict:
@@ -127,7 +131,8 @@ def score_checkpoint(run_dir: Path, name: str, checkpoint: Path, data_root: str 
     val, test = (student_items(ctx, side) for side in ("val", "test"))
     e = config.export
     return _record(run_dir, {"name": name, "scored": str(checkpoint),
-                             **_evaluate(load_student(checkpoint), val, test, e.window_seconds, e.hop_seconds, e.max_fpr)})
+                             **_evaluate(load_student(checkpoint), val, test, ctx.labels, e.window_seconds,
+                                         e.hop_seconds, e.max_fpr)})
 
 
 def main(argv: list[str] | None = None) -> int:
