@@ -85,8 +85,12 @@ class PipelineConfig:
         return _to_jsonable(asdict(self))
 
     def save(self, path: str | Path) -> Path:
-        """Written whole or not at all: processes sharing a run folder read it while others save it."""
-        return replace_text(path, json.dumps(self.to_dict(), indent=2))
+        """Written whole or not at all, and not at all when the file already says the same: processes
+        sharing a run folder (sweeps, the release check, torchrun ranks) open it while others save it."""
+        path, text = Path(path), json.dumps(self.to_dict(), indent=2)
+        if path.is_file() and path.read_text() == text:
+            return path
+        return replace_text(path, text)
 
 
 def _to_jsonable(x: Any) -> Any:

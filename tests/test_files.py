@@ -1,5 +1,6 @@
 """export.files.replace_text: a file shared by processes is never seen half written."""
 import json
+import os
 import threading
 
 import pytest
@@ -76,3 +77,14 @@ def test_the_file_gets_the_permissions_of_a_plain_write(tmp_path):
     plain.write_text("{}")
     written = replace_text(tmp_path / "config.json", "{}")
     assert written.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
+
+
+def test_opening_a_run_folder_leaves_an_unchanged_config_alone(tmp_path):
+    """A sweep that opens a shared run folder does not rewrite its config when it says the same."""
+
+    path = PipelineConfig().save(tmp_path / "config.json")
+    os.utime(path, ns=(0, 0))
+    PipelineConfig().save(path)
+    assert path.stat().st_mtime_ns == 0
+    PipelineConfig(seed=5).save(path)
+    assert path.stat().st_mtime_ns != 0 and '"seed": 5' in path.read_text()

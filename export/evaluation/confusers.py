@@ -10,7 +10,6 @@ be chosen against. Writes ``DIR/confusers.json`` and prints a markdown table, wo
 from __future__ import annotations
 
 import argparse
-import json
 from collections import defaultdict
 from pathlib import Path
 
@@ -83,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     counts = count_confusers(categories, negatives, student, teacher_clip_probabilities(run), stream_on)
     result = {"model": str(model), "stream_on_threshold": float(stream_on), "teacher_cry": TEACHER_CRY,
               "categories": counts, "worst_first": worst_first(counts)}
-    run.path("confusers.json").write_text(json.dumps(result, indent=1))
+    run.write_json("confusers.json", result)
     print(to_markdown(counts, stream_on, args.top))
     return 0
 
