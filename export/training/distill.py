@@ -119,6 +119,9 @@ class DistillConfig:
     # What the kept epoch is chosen on: "clips", the selection score on validation clips
     # (export.evaluation.evaluate.selection_score); "streams", the monitor's rules chosen on validation
     # home-day streams after each epoch, as the export stage chooses them (stages.student.epoch_score).
+    # "clips": on three seeds the stream choice gained long bouts on its own selection draws and none
+    # on ten other draws of the same clips, and started detections later (docs/decisions.md, "The
+    # student's epoch chosen on validation streams").
     select_on: str = "clips"
     progress: bool = True  # tqdm bars
 
