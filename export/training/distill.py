@@ -65,6 +65,9 @@ class DistillConfig:
 
     alpha: float = 0.3  # weight of the distillation (soft) loss; 1 - alpha on the hard labels
     temperature: float = 2.0
+    # 24 epochs, patience 6 (docs/decisions.md, "Student training"). 40 epochs run to the end
+    # (patience 40) passed its release check on validation streams, and becomes the default with
+    # the 0.8.0 build that ships it (docs/decisions.md, "A longer student schedule run to its end").
     epochs: int = 24
     lr: float = 3e-3
     weight_decay: float = 1e-4
