@@ -402,12 +402,8 @@ def _grid(model: LoadedModel) -> WindowGrid:
     m = model.metadata
     if not model.window_outputs:  # the SDK cuts windows: a partial last window must hold min_samples
         return WindowGrid(m.window_samples, m.hop_samples, max(1, m.min_samples - (m.window_samples - m.hop_samples)))
-
-    def whole_hops(samples: int) -> int:  # the grid's spans start on the hop grid
-        return -(-samples // m.hop_samples) * m.hop_samples
-
-    return WindowGrid(m.window_samples, m.hop_samples, _measure_tail(model),
-                      whole_hops(m.context_before_samples), whole_hops(m.context_after_samples))
+    return WindowGrid.with_receptive_field(m.window_samples, m.hop_samples, _measure_tail(model),
+                                           m.context_before_samples, m.context_after_samples)
 
 
 def _read(path: str | Path | None) -> tuple[Path, bytes]:

@@ -50,6 +50,15 @@ class WindowGrid:
             if value < 0 or value % self.hop:
                 raise ValueError(f"{name} must be a whole number of hops, got {value} (hop {self.hop})")
 
+    @classmethod
+    def with_receptive_field(cls, window: int, hop: int, tail: int, before: int, after: int) -> "WindowGrid":
+        """The grid of a model whose window scores depend on ``before`` samples before a window and
+        ``after`` after it: both rounded up to whole hops, since spans start on the hop grid."""
+        def whole_hops(samples: int) -> int:
+            return -(-samples // hop) * hop
+
+        return cls(window, hop, tail, whole_hops(before), whole_hops(after))
+
     @property
     def span_samples(self) -> int:
         """Samples scoring one window needs: its context before, itself and its context after."""

@@ -60,3 +60,9 @@ def test_sample_buffer_keeps_absolute_positions_in_fixed_memory():
         buf.view(5, 8)
     buf.clear()
     assert (buf.start, buf.end) == (0, 0)
+
+
+def test_a_receptive_field_is_rounded_up_to_whole_hops() -> None:
+    g = WindowGrid.with_receptive_field(100, 50, 1, 120, 0)
+    assert (g.context_before, g.context_after) == (150, 0)
+    assert WindowGrid.with_receptive_field(100, 50, 1, 50, 1).context_after == 50

@@ -476,13 +476,11 @@ def predict_windows(
 
 def student_grid(config: StudentConfig, window_seconds: float, hop_seconds: float) -> WindowGrid:
     """The SDK's window grid (:class:`infantcry_sdk.windows.WindowGrid`) for a student with these
-    windows: its contexts in whole hops, as the SDK rounds the exported file's. The last window's
-    tail is left at one sample (the SDK measures it on the exported graph); only the count of
-    windows at a recording's very end can differ."""
-    window, hop = round(window_seconds * SAMPLE_RATE), round(hop_seconds * SAMPLE_RATE)
-    before, after = config.context_samples()
-    whole_hops = lambda samples: -(-samples // hop) * hop  # noqa: E731
-    return WindowGrid(window, hop, 1, whole_hops(before), whole_hops(after))
+    windows: its receptive field in whole hops, as the SDK rounds the exported file's. The last
+    window's tail is left at one sample (the SDK measures it on the exported graph); only the count
+    of windows at a recording's very end can differ."""
+    return WindowGrid.with_receptive_field(round(window_seconds * SAMPLE_RATE), round(hop_seconds * SAMPLE_RATE),
+                                           1, *config.context_samples())
 
 
 @torch.no_grad()
