@@ -2,6 +2,7 @@
 the teacher (and a distilled student with attention pooling, when that is not already the default)."""
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from export.constants import SAMPLE_RATE, YAMNET_TFLITE
 from export.data.context import DataContext
 from export.evaluation import monitor
 from export.evaluation.evaluate import selection_score
-from export.evaluation.stream_rules import LabelledStream, calibrate, choice_value
+from export.evaluation.stream_rules import calibrate, choice_value
 from export.models.student import StudentConfig, count_parameters, save_student
 from export.pipeline import Run
 from export.training.distill import (Item, TeacherScorer, predict_windows, stream_window_scores, student_grid,
@@ -50,11 +51,16 @@ def window_val_score(labels: Sequence[str], window_seconds: float, hop_seconds: 
 
     def score(model, items: Sequence[Item]) -> float:
         cry, causes = predict_windows(model, [it[1] for it in items], window_seconds, hop_seconds)
-        has_cause = np.array([it[3] >= 0 for it in items], dtype=bool)
-        cause_y = np.array([it[3] for it in items])[has_cause]
-        return selection_score(np.array([it[2] for it in items]), cry, cause_y, causes[has_cause], labels)
+        return clip_selection_score(labels, items, cry, causes)
 
     return score
+
+
+def clip_selection_score(labels: Sequence[str], items: Sequence[Item], cry: np.ndarray, causes: np.ndarray) -> float:
+    """The selection score of clip predictions (:func:`predict_windows`'s) on ``items``."""
+    has_cause = np.array([it[3] >= 0 for it in items], dtype=bool)
+    cause_y = np.array([it[3] for it in items])[has_cause]
+    return selection_score(np.array([it[2] for it in items]), cry, cause_y, causes[has_cause], labels)
 
 
 #: The draws of validation home-day streams a student's epoch is chosen on with
@@ -76,8 +82,9 @@ def stream_val_score(ctx: DataContext, data_root: Path, export_config, student_c
     def score(model, items: Sequence[Item]) -> float:
         if not built:
             built.extend(s for d in draws for s in monitor.side_streams(ctx, data_root, "val", monitor.home_day_config(e, d)))
-        scored = [LabelledStream(s.name, stream_window_scores(model, s.audio, e.window_seconds, e.hop_seconds),
-                                 tuple(s.bouts), s.hours) for s in built]
+        window_scores = functools.partial(stream_window_scores, model, window_seconds=e.window_seconds,
+                                          hop_seconds=e.hop_seconds)
+        scored = monitor.labelled(built, window_scores)
         _, chosen, met = calibrate(scored, e.window_seconds, e.hop_seconds, e.max_false_alarms_per_hour,
                                    context_s=context_s)
         return choice_value(chosen, met)

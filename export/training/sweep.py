@@ -44,22 +44,16 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _scores(model, items, window_s: float, hop_s: float) -> tuple[np.ndarray, np.ndarray]:
+def _evaluate(model, val, test, labels, window_s: float, hop_s: float, max_fpr: float) -> dict:
+    from export.stages.student import clip_selection_score
     from export.training.distill import predict_windows
 
-    cry, _ = predict_windows(model, [it[1] for it in items], window_s, hop_s)
-    return np.array([it[2] for it in items]), cry
-
-
-def _evaluate(model, val, test, labels, window_s: float, hop_s: float, max_fpr: float) -> dict:
-    from export.stages.student import window_val_score
-
-    yv, pv = _scores(model, val, window_s, hop_s)
-    yt, pt = _scores(model, test, window_s, hop_s)
+    (pv, causes_v), (pt, _) = (predict_windows(model, [it[1] for it in side], window_s, hop_s) for side in (val, test))
+    yv, yt = (np.array([it[2] for it in side]) for side in (val, test))
     thr = metrics.choose_threshold(yv, pv, max_fpr)
     on_test = metrics.detection_metrics(yt, pt, thr)
     return {
-        "val_selection_score": round(float(window_val_score(labels, window_s, hop_s)(model, val)), 4),
+        "val_selection_score": round(float(clip_selection_score(labels, val, pv, causes_v)), 4),
         "threshold": round(float(thr), 4),
         "val_auc": round(float(metrics.roc_auc(yv, pv)), 4),
         "val_f1": round(float(metrics.detection_metrics(yv, pv, thr)["f1"]), 4),
