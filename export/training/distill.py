@@ -65,10 +65,10 @@ class DistillConfig:
 
     alpha: float = 0.3  # weight of the distillation (soft) loss; 1 - alpha on the hard labels
     temperature: float = 2.0
-    # 24 epochs, patience 6 (docs/decisions.md, "Student training"). 40 epochs run to the end
-    # (patience 40) passed its release check on validation streams, and becomes the default with
-    # the 0.8.0 build that ships it (docs/decisions.md, "A longer student schedule run to its end").
-    epochs: int = 24
+    # 40 epochs of a one-cycle schedule, run to the end (patience 40): the kept epoch is the best
+    # validation score after the annealing, not one cut off above half the peak learning rate
+    # (docs/decisions.md, "A longer student schedule run to its end").
+    epochs: int = 40
     lr: float = 3e-3
     weight_decay: float = 1e-4
     batch_size: int = 32
@@ -78,7 +78,7 @@ class DistillConfig:
     cry_pos_weight: float | None = None  # None: (negatives / positives) ** class_weight_power
     cause_class_weights: tuple[float, ...] | None = None  # None: inverse frequency ** class_weight_power
     class_weight_power: float = 0.5  # 1: full inverse frequency (cry 14:1, hungry:burping 44:1); 0.5 tempers both
-    patience: int = 6  # epochs without a better validation score before stopping
+    patience: int = 40  # epochs without a better validation score before stopping (40: never stop early)
     grad_clip: float = 5.0
     eval_batch_size: int = 16
     augment_positives_only: bool = False  # True: the augmenter only touches cry clips
