@@ -10,35 +10,31 @@ target: a reader sees the old content or the new one, and the last writer wins.
 from __future__ import annotations
 
 import os
-import tempfile
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-#: The permissions a plainly created file gets (``mkstemp`` makes its file private, 0600).
-FILE_MODE = 0o666 & ~_umask()
+def _new_file_beside(path: Path) -> Path:
+    """An empty file of a fresh name beside ``path``, created with mode 0666 so that the kernel
+    applies the process's umask of the moment, as a plain write does. (``mkstemp`` makes its file
+    0600, and reading the umask in Python means setting it, process-wide, for a moment.)"""
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp{path.suffix}"
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    return tmp
 
 
 @contextmanager
 def replacing(path: str | Path) -> Iterator[Path]:
     """A fresh temporary path beside ``path`` to write to; renamed over ``path`` (atomic on POSIX and
     Windows) when the block ends, removed if it raises. Its name ends as ``path``'s does, for writers
-    that go by the suffix, and the permissions a plain write would give it."""
+    that go by the suffix, and it has the permissions a plain write would give it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{path.suffix}")
-    os.close(fd)
-    tmp = Path(name)
+    tmp = _new_file_beside(path)
     try:
         yield tmp
-        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -79,6 +79,18 @@ def test_the_file_gets_the_permissions_of_a_plain_write(tmp_path):
     assert written.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
 
 
+def test_the_permissions_follow_the_umask_of_the_moment(tmp_path):
+    """The umask is the kernel's to apply at each write, not one read when the module was imported."""
+    before = os.umask(0o077)
+    try:
+        plain = tmp_path / "plain.json"
+        plain.write_text("{}")
+        written = replace_text(tmp_path / "config.json", "{}")
+    finally:
+        os.umask(before)
+    assert written.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777 == 0o600
+
+
 def test_opening_a_run_folder_leaves_an_unchanged_config_alone(tmp_path):
     """A sweep that opens a shared run folder does not rewrite its config when it says the same."""
 
