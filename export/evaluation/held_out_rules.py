@@ -5,11 +5,13 @@ The export stage chooses the monitor's rules on one draw of validation streams a
 did there, which flatters any objective: a rule choice that bends to its own streams looks best on
 them. This command takes the calibrated students of release-check points
 (``DIR/release_check/POINT/student_int8.onnx``), scores each draw of validation streams once, and
-for each ``--slack`` (``ExportConfig.stream_long_bout_slack``) chooses the rules on draw d and scores
-them on draw d + 1 (mod the number of draws): other streams of the same validation clips, in another
-order, with other mixtures and SNRs. With ``--pool`` (``ExportConfig.stream_calibration_draws``) an
-objective chooses on draws d .. d + pool - 1 pooled; every objective is then scored on draw
-d + the largest pool, which none chose on. ``--slack`` and ``--pool`` pair up by position (a single
+for each ``--slack`` (``ExportConfig.stream_long_bout_slack``) chooses the rules on one draw and scores
+them on the next one in the ``--draws`` list (the last wraps round to the first): other streams of
+the same validation clips, in another order, with other mixtures and SNRs. With ``--pool``
+(``ExportConfig.stream_calibration_draws``) an objective chooses on ``pool`` consecutive draws of
+the list, pooled; every objective is then scored on the draw the largest pool places after the
+first of them, which none chose on. Positions, not draw numbers: ``--draws 0 5 9`` pairs 0 with 5,
+5 with 9 and 9 with 0. ``--slack`` and ``--pool`` pair up by position (a single
 value pairs with every one of the other). Validation only: no test clip is read.
 
 Prints a markdown table (per objective: the mean held-out and in-sample figures over every point
