@@ -43,7 +43,7 @@ from export.audio.augment import random_crop
 from export.constants import HOP_SAMPLES, SAMPLE_RATE, WINDOW_SAMPLES
 from export.models.student import CryStudent, StudentConfig
 from export.models.teacher import class_weights
-from export.training.fit import EpochLog, FitSettings, fit
+from export.training.fit import EpochLog, FitHistory, FitSettings, fit
 from infantcry_sdk.windows import WindowGrid
 
 #: One training or evaluation record: (clip_id, waveform float32 16 kHz, is_cry 0/1, cause index or -1).
@@ -163,6 +163,15 @@ class TrainHistory:
     seconds: float = 0.0
     cry_pos_weight: float = 1.0
     cause_class_weights: list[float] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, fitted: FitHistory, distill: bool, config: DistillConfig, student_config: StudentConfig,
+           pos_weight: float, cause_weights: Sequence[float]) -> "TrainHistory":
+        """The student's history: ``fit``'s epochs and best epoch with the settings that made them."""
+        return cls(distill=distill, config=config.to_dict(), student_config=student_config.to_dict(),
+                   epochs=fitted.epochs, best_epoch=fitted.best_epoch, best_score=fitted.best_score,
+                   seconds=fitted.seconds, cry_pos_weight=float(pos_weight),
+                   cause_class_weights=[float(w) for w in cause_weights])
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -581,10 +590,6 @@ def train_student(
     if consistent and teacher_scorer is None:
         raise ValueError("consistent_teacher needs a teacher_scorer (the teacher on raw audio)")
 
-    def make_optimizer(model: CryStudent):
-        opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        return opt, torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=config.epochs * steps, pct_start=0.15)
-
     def batches(rng: np.random.Generator):
         order = rng.permutation(len(train_set))
         for step in range(steps):
@@ -605,14 +610,23 @@ def train_student(
 
     settings = FitSettings(config.epochs, config.patience, config.grad_clip, seed, threads, config.progress,
                            "distilled student" if distill else "student", config.ema_decay)
-    model, fitted = fit(lambda: CryStudent(student_config), make_optimizer, batches, loss,
+    model, fitted = fit(lambda: CryStudent(student_config), one_cycle_adamw(config, steps), batches, loss,
                         lambda m: score_fn(m, val_set), settings)
-    history = TrainHistory(
-        distill=distill, config=config.to_dict(), student_config=student_config.to_dict(),
-        epochs=fitted.epochs, best_epoch=fitted.best_epoch, best_score=fitted.best_score, seconds=fitted.seconds,
-        cry_pos_weight=float(pos_weight), cause_class_weights=[float(w) for w in cause_weights],
-    )
-    return model, history
+    return model, TrainHistory.of(fitted, distill, config, student_config, pos_weight, cause_weights)
+
+
+def one_cycle_adamw(config: DistillConfig, steps_per_epoch: int):
+    """``fit``'s optimizer factory for the student: AdamW under a one-cycle learning rate stepped
+    every batch over all ``config.epochs`` (15 % warm-up). The schedule spans every epoch whether or
+    not early stopping ends the run first, which is why patience shorter than the schedule keeps
+    weights that were never annealed (docs/decisions.md, "A longer student schedule")."""
+
+    def make(model: torch.nn.Module):
+        opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        total = config.epochs * steps_per_epoch
+        return opt, torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=total, pct_start=0.15)
+
+    return make
 
 
 __all__ = [
