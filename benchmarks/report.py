@@ -1,6 +1,7 @@
 """results.json -> results.md (tables) and results.png (one figure, matplotlib Agg)."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from .subjects import REPO
@@ -136,62 +137,15 @@ def plot(results: dict, path: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import FormatStrFormatter
-
-    plain = FormatStrFormatter("%g")  # log axes: 0.3, 1, 10 rather than 3x10^-1
 
     subs = _measured(results)
     labels = [s["label"].replace(" (", "\n(").replace("student ", "") for _, s in subs]
     threads = [str(t) for t in results["profile"]["threads"]]
     fig, axes = plt.subplots(2, 2, figsize=(13, 9))
-    ax = axes[0][0]
-    width = 0.8 / max(len(threads), 1)
-    for i, t in enumerate(threads):
-        vals = [s["threads"].get(t, {}).get("ms_per_audio_second", float("nan")) for _, s in subs]
-        ax.bar([x + i * width for x in range(len(subs))], vals, width, label=f"{t} thread(s)")
-    ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(plain)
-    ax.set_ylabel("ms per second of audio (7 s clip, p50; log)")
-    ax.set_xticks([x + width * (len(threads) - 1) / 2 for x in range(len(subs))], labels, fontsize=7, rotation=20)
-    ax.legend(fontsize=8)
-    ax.set_title("Compute time per audio second")
-
-    ax = axes[0][1]
-    ratios = [(s["label"], s["threads"].get("1", {}).get("vs_yamnet", {}).get("clip")) for _, s in subs]
-    ratios = [(lab, r) for lab, r in ratios if r]
-    if ratios:
-        ax.barh(range(len(ratios)), [r["median"] for _, r in ratios],
-                xerr=[[r["median"] - r["p25"] for _, r in ratios], [r["p75"] - r["median"] for _, r in ratios]], color="tab:green")
-        ax.set_yticks(range(len(ratios)), [lab for lab, _ in ratios], fontsize=7)
-        ax.axvline(10, color="tab:red", ls="--", label="budget: 10×")
-        ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(plain)
-        ax.legend(fontsize=8)
-    else:
-        ax.text(0.5, 0.5, "YAMNet not measured", ha="center", va="center")
-    ax.set_xlabel("speed-up over YAMNet, paired (median, p25–p75; log)")
-    ax.set_title("Paired speed-up vs YAMNet (7 s clip, 1 thread)")
-
-    ax = axes[1][0]
-    ax.bar(range(len(subs)), [s["file_bytes"] / 1000 for _, s in subs], color="tab:purple")
-    ax.axhline(400, color="tab:red", ls="--", label="int8 budget: 400 KB")
-    ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(plain)
-    ax.set_xticks(range(len(subs)), labels, fontsize=7, rotation=20)
-    ax.set_ylabel("file KB (log)")
-    ax.legend(fontsize=8)
-    ax.set_title("Model file size")
-
-    ax = axes[1][1]
-    base = [(s.get("memory") or {}).get("baseline_rss_mb", 0.0) for _, s in subs]
-    added = [(s.get("memory") or {}).get("model_rss_mb", 0.0) for _, s in subs]
-    ax.bar(range(len(subs)), base, color="lightgray", label="imports only (baseline)")
-    ax.bar(range(len(subs)), added, bottom=base, color="tab:orange", label="added by load + 7 s clip")
-    ax.set_xticks(range(len(subs)), labels, fontsize=7, rotation=20)
-    ax.set_ylabel("peak RSS of a fresh process, MB")
-    ax.legend(fontsize=8)
-    ax.set_title("Memory")
-
+    _time_panel(axes[0][0], subs, labels, threads)
+    _speedup_panel(axes[0][1], subs)
+    _size_panel(axes[1][0], subs, labels)
+    _memory_panel(axes[1][1], subs, labels)
     m = results["machine"]
     title = f"InfantCry benchmarks: {m['cpu_model']} ({m['usable_cores']} cores), {results['created_utc']}"
     if results.get("toy"):
@@ -201,3 +155,68 @@ def plot(results: dict, path: Path) -> Path:
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
+
+
+def _plain_log_ticks(axis) -> None:
+    """Label a log axis as 0.2, 0.5, 1, 2, 5, 10 rather than 2x10^-1: the powers of ten and the
+    minor ticks at 2 and 5 of each decade (every minor tick labelled would overlap)."""
+    from matplotlib.ticker import FormatStrFormatter, FuncFormatter
+
+    def two_and_five(value: float, _position) -> str:
+        lead = round(value / 10 ** math.floor(math.log10(value))) if value > 0 else 0
+        return f"{value:g}" if lead in (2, 5) else ""
+
+    axis.set_major_formatter(FormatStrFormatter("%g"))
+    axis.set_minor_formatter(FuncFormatter(two_and_five))
+
+
+def _time_panel(ax, subs, labels: list[str], threads: list[str]) -> None:
+    width = 0.8 / max(len(threads), 1)
+    for i, t in enumerate(threads):
+        vals = [s["threads"].get(t, {}).get("ms_per_audio_second", float("nan")) for _, s in subs]
+        ax.bar([x + i * width for x in range(len(subs))], vals, width, label=f"{t} thread(s)")
+    ax.set_yscale("log")
+    _plain_log_ticks(ax.yaxis)
+    ax.set_ylabel("ms per second of audio (7 s clip, p50; log)")
+    ax.set_xticks([x + width * (len(threads) - 1) / 2 for x in range(len(subs))], labels, fontsize=7, rotation=20)
+    ax.legend(fontsize=8)
+    ax.set_title("Compute time per audio second")
+
+
+def _speedup_panel(ax, subs) -> None:
+    ratios = [(s["label"], s["threads"].get("1", {}).get("vs_yamnet", {}).get("clip")) for _, s in subs]
+    ratios = [(lab, r) for lab, r in ratios if r]
+    if ratios:
+        ax.barh(range(len(ratios)), [r["median"] for _, r in ratios],
+                xerr=[[r["median"] - r["p25"] for _, r in ratios], [r["p75"] - r["median"] for _, r in ratios]], color="tab:green")
+        ax.set_yticks(range(len(ratios)), [lab for lab, _ in ratios], fontsize=7)
+        ax.axvline(10, color="tab:red", ls="--", label="target: 10×")
+        ax.set_xscale("log")
+        _plain_log_ticks(ax.xaxis)
+        ax.legend(fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "YAMNet not measured", ha="center", va="center")
+    ax.set_xlabel("speed-up over YAMNet, paired (median, p25–p75; log)")
+    ax.set_title("Paired speed-up vs YAMNet (7 s clip, 1 thread)")
+
+
+def _size_panel(ax, subs, labels: list[str]) -> None:
+    ax.bar(range(len(subs)), [s["file_bytes"] / 1000 for _, s in subs], color="tab:purple")
+    ax.axhline(400, color="tab:red", ls="--", label="int8 budget: 400 KB")
+    ax.set_yscale("log")
+    _plain_log_ticks(ax.yaxis)
+    ax.set_xticks(range(len(subs)), labels, fontsize=7, rotation=20)
+    ax.set_ylabel("file KB (log)")
+    ax.legend(fontsize=8)
+    ax.set_title("Model file size")
+
+
+def _memory_panel(ax, subs, labels: list[str]) -> None:
+    base = [(s.get("memory") or {}).get("baseline_rss_mb", 0.0) for _, s in subs]
+    added = [(s.get("memory") or {}).get("model_rss_mb", 0.0) for _, s in subs]
+    ax.bar(range(len(subs)), base, color="lightgray", label="imports only (baseline)")
+    ax.bar(range(len(subs)), added, bottom=base, color="tab:orange", label="added by load + 7 s clip")
+    ax.set_xticks(range(len(subs)), labels, fontsize=7, rotation=20)
+    ax.set_ylabel("peak RSS of a fresh process, MB")
+    ax.legend(fontsize=8)
+    ax.set_title("Memory")
