@@ -63,6 +63,7 @@ from infantcry_sdk.audio import load as load_audio
 from infantcry_sdk.classifier import CryClassifier
 from infantcry_sdk.events import CryEvent, EventDetector, EventRules, ScoreSmoother
 from infantcry_sdk.model import default_model_path
+from infantcry_sdk.stream import CryStream
 
 _REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = _REPO / "android_demo" / "core" / "src" / "test" / "resources" / "golden"
@@ -204,49 +205,15 @@ def stream_case(
 
     Chunks are one hop long, so each push completes at most one window; ``CryStream.on_window``
     records every window's score exactly as the stream handed it to its detector (flush scores the
-    windows still waiting for their right context, and the grid's partial last window). Raises :class:`GoldenError` if the stream's own events differ from a
-    replay of those scores.
+    windows still waiting for their right context, and the grid's partial last window). Raises
+    :class:`GoldenError` if the stream's own events differ from a replay of those scores.
     """
     m = clf.metadata
-    stream = clf.stream(sample_rate=m.sample_rate)
-    windows: list[dict] = []
-    stream_events: list[CryEvent] = []
-
-    def record(w) -> None:
-        windows.append(
-            {
-                "start_sample": int(w.start_sample),
-                "end_sample": int(w.end_sample),
-                "cry_probability": float(w.cry_probability),
-                "cause_probabilities": [float(w.cause_probabilities[lab]) for lab in m.labels],
-            }
-        )
-
-    stream.on_window = record
-    g, n, hop = stream.grid, int(samples.shape[0]), m.hop_samples
-    spans: list[tuple[int, int]] = []  # per window: the samples of the model run that scored it
-    for pos in range(0, n, hop):
-        before = stream.windows_scored
-        stream_events += stream.push(samples[pos : pos + hop])
-        if stream.windows_scored - before > 1:
-            raise GoldenError("a one-hop chunk completed more than one window")
-        spans += [g.span(before, stream.windows_scored)] * (stream.windows_scored - before)
-    flushed = len(windows)
-    stream_events += stream.flush()  # the windows still waiting for context, and a partial one
-    spans += [g.span(flushed, len(windows), n)] * (len(windows) - flushed)
-    for k, (w, (lo, hi)) in enumerate(zip(windows, spans)):
-        w.update(span_start=lo, span_end=hi, detected_sample=g.span(k, k + 1, n if k >= flushed else None)[1])
-
+    stream, windows, stream_events = _play(clf, samples)
+    n = int(samples.shape[0])
     events = replay(stream.rules, m.labels, m.sample_rate, windows, stream.smoothing_windows)
-    if _as_detected(events, m.cause_supported) != _as_detected((e.to_dict() for e in stream_events), m.cause_supported):
-        raise GoldenError(
-            f"{name}: CryStream's events differ from EventDetector's on the same window scores:\n"
-            f"stream: {[e.to_dict() for e in stream_events]}\nreplay: {_strip_index(events)}"
-        )
-    known = [windows[e["window_index"]]["detected_sample"] if e["window_index"] < len(windows) else n for e in events]
-    if known != [e.detected_sample for e in stream_events]:
-        raise GoldenError(f"{name}: CryStream reported events at {[e.detected_sample for e in stream_events]}, "
-                          f"not where their windows were scored ({known})")
+    _check_stream_events(name, events, stream_events, windows, n, m.cause_supported)
+    g = stream.grid
     return {
         "format": FORMAT,
         "name": name,
@@ -273,6 +240,50 @@ def stream_case(
         "windows": windows,
         "events": events,
     }
+
+
+def _play(clf: CryClassifier, samples: np.ndarray) -> tuple[CryStream, list[dict], list[CryEvent]]:
+    """Push ``samples`` one hop at a time, then flush: the stream, every window it scored (with the
+    samples of the model run that scored it and the sample at which its score was known) and its
+    events."""
+    m = clf.metadata
+    stream = clf.stream(sample_rate=m.sample_rate)
+    windows: list[dict] = []
+    stream_events: list[CryEvent] = []
+    stream.on_window = lambda w: windows.append({
+        "start_sample": int(w.start_sample),
+        "end_sample": int(w.end_sample),
+        "cry_probability": float(w.cry_probability),
+        "cause_probabilities": [float(w.cause_probabilities[lab]) for lab in m.labels],
+    })
+    g, n, hop = stream.grid, int(samples.shape[0]), m.hop_samples
+    spans: list[tuple[int, int]] = []  # per window: the samples of the model run that scored it
+    for pos in range(0, n, hop):
+        before = stream.windows_scored
+        stream_events += stream.push(samples[pos : pos + hop])
+        if stream.windows_scored - before > 1:
+            raise GoldenError("a one-hop chunk completed more than one window")
+        spans += [g.span(before, stream.windows_scored)] * (stream.windows_scored - before)
+    flushed = len(windows)
+    stream_events += stream.flush()  # the windows still waiting for context, and a partial one
+    spans += [g.span(flushed, len(windows), n)] * (len(windows) - flushed)
+    for k, (w, (lo, hi)) in enumerate(zip(windows, spans)):
+        w.update(span_start=lo, span_end=hi, detected_sample=g.span(k, k + 1, n if k >= flushed else None)[1])
+    return stream, windows, stream_events
+
+
+def _check_stream_events(name: str, events: list[dict], stream_events: list[CryEvent], windows: list[dict],
+                         n: int, cause_supported: bool) -> None:
+    """The stream's own events are the replay's, reported at the sample where their window was scored."""
+    if _as_detected(events, cause_supported) != _as_detected((e.to_dict() for e in stream_events), cause_supported):
+        raise GoldenError(
+            f"{name}: CryStream's events differ from EventDetector's on the same window scores:\n"
+            f"stream: {[e.to_dict() for e in stream_events]}\nreplay: {_strip_index(events)}"
+        )
+    known = [windows[e["window_index"]]["detected_sample"] if e["window_index"] < len(windows) else n for e in events]
+    if known != [e.detected_sample for e in stream_events]:
+        raise GoldenError(f"{name}: CryStream reported events at {[e.detected_sample for e in stream_events]}, "
+                          f"not where their windows were scored ({known})")
 
 
 def real_cases(clf: CryClassifier, data_root: Path) -> list[dict]:
