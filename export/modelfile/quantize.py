@@ -473,8 +473,6 @@ def to_ort(
     them the constant-folded DFT basis; "basic"/"disable" keep the file smaller but leave more work
     for load time or run time.
     """
-    from onnxruntime.tools.convert_onnx_models_to_ort import OptimizationStyle, convert_onnx_models_to_ort
-
     onnx_path = Path(onnx_path)
     ort_path = Path(ort_path) if ort_path is not None else onnx_path.with_suffix(".ort")
     model = onnx.load(str(onnx_path))
@@ -483,32 +481,7 @@ def to_ort(
         raise QuantizeError(f"{onnx_path} has no infantcry metadata")
     set_metadata(model, meta)  # placeholder hash
     config_path = ort_path.parent / "required_operators.config"
-    with tempfile.TemporaryDirectory() as tmp:
-        src_dir, out_dir = Path(tmp) / "src", Path(tmp) / "out"
-        src_dir.mkdir()
-        src = src_dir / "model.onnx"
-        onnx.save_model(model, str(src))
-        old = os.environ.get("ORT_CONVERT_ONNX_MODELS_TO_ORT_OPTIMIZATION_LEVEL")
-        os.environ["ORT_CONVERT_ONNX_MODELS_TO_ORT_OPTIMIZATION_LEVEL"] = optimization_level
-        try:
-            # the tool narrates every step with print() and an INFO log line
-            with _quiet_stdout(), _quiet_logger("ort_format_model.utils"):
-                convert_onnx_models_to_ort(
-                    src, output_dir=out_dir, optimization_styles=[OptimizationStyle.Fixed],
-                    target_platform=target_platform,
-                )
-        finally:
-            if old is None:
-                os.environ.pop("ORT_CONVERT_ONNX_MODELS_TO_ORT_OPTIMIZATION_LEVEL", None)
-            else:
-                os.environ["ORT_CONVERT_ONNX_MODELS_TO_ORT_OPTIMIZATION_LEVEL"] = old
-        produced = list(out_dir.glob("*.ort"))
-        configs = list(out_dir.glob("*.config"))
-        if len(produced) != 1 or len(configs) != 1:
-            raise QuantizeError(f"ORT conversion produced {produced} and {configs}; expected one of each")
-        ort_path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(produced[0], ort_path)
-        shutil.copyfile(configs[0], config_path)
+    _convert_to_ort(model, ort_path, config_path, optimization_level, target_platform)
     if ort_path.read_bytes().count(integrity.PLACEHOLDER.encode("ascii")) != 1:
         raise QuantizeError(
             "the .ort file does not carry the infantcry.file_sha256 placeholder exactly once: "
@@ -525,6 +498,45 @@ def to_ort(
         metadata_survives=survived == expected,
         usability=mobile_usability(onnx_path) if check_usability else {},
     )
+
+
+def _convert_to_ort(model: onnx.ModelProto, ort_path: Path, config_path: Path, optimization_level: str,
+                    target_platform: str) -> None:
+    """Run onnxruntime's converter on ``model`` in a scratch folder; copy its one ``.ort`` to
+    ``ort_path`` and its operator list to ``config_path``."""
+    from onnxruntime.tools.convert_onnx_models_to_ort import OptimizationStyle, convert_onnx_models_to_ort
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src_dir, out_dir = Path(tmp) / "src", Path(tmp) / "out"
+        src_dir.mkdir()
+        src = src_dir / "model.onnx"
+        onnx.save_model(model, str(src))
+        # the tool narrates every step with print() and an INFO log line
+        with _environment("ORT_CONVERT_ONNX_MODELS_TO_ORT_OPTIMIZATION_LEVEL", optimization_level), \
+                _quiet_stdout(), _quiet_logger("ort_format_model.utils"):
+            convert_onnx_models_to_ort(src, output_dir=out_dir, optimization_styles=[OptimizationStyle.Fixed],
+                                       target_platform=target_platform)
+        produced = list(out_dir.glob("*.ort"))
+        configs = list(out_dir.glob("*.config"))
+        if len(produced) != 1 or len(configs) != 1:
+            raise QuantizeError(f"ORT conversion produced {produced} and {configs}; expected one of each")
+        ort_path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(produced[0], ort_path)
+        shutil.copyfile(configs[0], config_path)
+
+
+@contextlib.contextmanager
+def _environment(name: str, value: str) -> Iterator[None]:
+    """``os.environ[name] = value`` for the block; the old value, or its absence, comes back after."""
+    old = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
 
 
 def ort_metadata(path: str | Path) -> dict[str, str]:
