@@ -227,6 +227,34 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def emulated_timing(models: dict, x86: dict, arm: dict) -> dict[str, dict]:
+    """Per model: the emulated aarch64 and the x86 p50 times, and how much slower emulation ran."""
+    def one(k: str) -> dict:
+        a, x = arm["models"][k], x86["models"][k]
+        return {
+            "arm_window_p50_ms": a["window"]["p50_ms"],
+            "arm_clip_p50_ms": a["clip"]["p50_ms"],
+            "arm_clip_p95_ms": a["clip"]["p95_ms"],
+            "arm_load_ms": a["load_ms"],
+            "x86_window_p50_ms": x["window"]["p50_ms"],
+            "x86_clip_p50_ms": x["clip"]["p50_ms"],
+            "emulation_slowdown": a["clip"]["p50_ms"] / max(x["clip"]["p50_ms"], 1e-9),
+            "label": EMULATED,
+        }
+
+    return {k: one(k) for k in models}
+
+
+def fp32_over_int8(timing: dict[str, dict]) -> dict | None:
+    """How many times longer the fp32 file takes than the int8 one, emulated and on x86 (None
+    without an fp32 file)."""
+    if "fp32_onnx" not in timing:
+        return None
+    fp32, int8 = timing["fp32_onnx"], timing["int8_onnx"]
+    return {"arm_emulated": fp32["arm_clip_p50_ms"] / int8["arm_clip_p50_ms"],
+            "x86": fp32["x86_clip_p50_ms"] / int8["x86_clip_p50_ms"], "label": EMULATED}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     root = args.root or arm_root()
@@ -255,24 +283,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = int8.parent / "required_operators.config"  # written by the .ort conversion
         required_ops = config.read_text() if config.is_file() else None
     par = parity(x86, arm, args.tolerance)
-    timing = {
-        k: {
-            "arm_window_p50_ms": arm["models"][k]["window"]["p50_ms"],
-            "arm_clip_p50_ms": arm["models"][k]["clip"]["p50_ms"],
-            "arm_clip_p95_ms": arm["models"][k]["clip"]["p95_ms"],
-            "arm_load_ms": arm["models"][k]["load_ms"],
-            "x86_window_p50_ms": x86["models"][k]["window"]["p50_ms"],
-            "x86_clip_p50_ms": x86["models"][k]["clip"]["p50_ms"],
-            "emulation_slowdown": arm["models"][k]["clip"]["p50_ms"] / max(x86["models"][k]["clip"]["p50_ms"], 1e-9),
-            "label": EMULATED,
-        }
-        for k in models
-    }
-    ratio = None
-    if "fp32_onnx" in models:
-        ratio = {"arm_emulated": timing["fp32_onnx"]["arm_clip_p50_ms"] / timing["int8_onnx"]["arm_clip_p50_ms"],
-                 "x86": timing["fp32_onnx"]["x86_clip_p50_ms"] / timing["int8_onnx"]["x86_clip_p50_ms"],
-                 "label": EMULATED}
+    timing = emulated_timing(models, x86, arm)
+    ratio = fp32_over_int8(timing)
     res = {
         "schema": "infantcry-bench-arm/1",
         "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

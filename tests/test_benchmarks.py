@@ -393,3 +393,20 @@ def test_committed_tables_name_no_machine_path() -> None:
     for table in (REPO / "benchmarks" / "results").glob("*.md"):
         text = table.read_text()
         assert str(REPO) not in text and str(Path.home()) + "/" not in text, table
+
+
+def test_the_arm_timing_table_and_the_fp32_ratio_come_from_both_runs():
+    """benchmarks.arm: emulated and x86 p50s side by side, the slowdown between them, and fp32 over
+    int8 only where an fp32 file was timed (the QEMU run itself is not needed for this)."""
+    from benchmarks.arm import EMULATED, emulated_timing, fp32_over_int8
+
+    def run(scale):
+        return {"window": {"p50_ms": 1 * scale}, "clip": {"p50_ms": 10 * scale, "p95_ms": 12 * scale}, "load_ms": 5}
+
+    arm = {"models": {"int8_onnx": run(10), "fp32_onnx": run(20)}}
+    x86 = {"models": {"int8_onnx": run(1), "fp32_onnx": run(1.5)}}
+    timing = emulated_timing({"int8_onnx": "a", "fp32_onnx": "b"}, x86, arm)
+    assert timing["int8_onnx"]["emulation_slowdown"] == 10
+    assert timing["fp32_onnx"]["arm_clip_p95_ms"] == 240 and timing["fp32_onnx"]["label"] == EMULATED
+    assert fp32_over_int8(timing) == {"arm_emulated": 2.0, "x86": 1.5, "label": EMULATED}
+    assert fp32_over_int8(emulated_timing({"int8_onnx": "a"}, x86, arm)) is None
