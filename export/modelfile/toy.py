@@ -112,6 +112,34 @@ def _level_nodes(kind: str, sample_rate: int) -> tuple[list[onnx.NodeProto], lis
     return nodes, inits, "level_db"
 
 
+def _cause_nodes(causes_output_name: str) -> list[onnx.NodeProto]:
+    """Cause probabilities from three fixed features of the audio (log energy, brightness, log mean
+    |x|) and a constant, through the ``cause_w`` matrix: deterministic, and different per clip."""
+    return [
+        helper.make_node("Mul", ["x", "x"], ["f_sq"]),
+        helper.make_node("ReduceMean", ["f_sq"], ["f_pow"], axes=[1], keepdims=1),
+        helper.make_node("Add", ["f_pow", "eps"], ["f_pow_eps"]),
+        helper.make_node("Log", ["f_pow_eps"], ["f_log_pow"]),
+        helper.make_node("Slice", ["x", "one_i1", "end_i", "one_i1"], ["x_next"]),
+        helper.make_node("Slice", ["x", "zero_i", "minus_one_i", "one_i1"], ["x_prev"]),
+        helper.make_node("Sub", ["x_next", "x_prev"], ["dx"]),
+        helper.make_node("Mul", ["dx", "dx"], ["dx_sq"]),
+        helper.make_node("ReduceMean", ["dx_sq"], ["d_pow"], axes=[1], keepdims=1),
+        helper.make_node("Add", ["d_pow", "eps"], ["d_pow_eps"]),
+        helper.make_node("Log", ["d_pow_eps"], ["d_log_pow"]),
+        helper.make_node("Sub", ["d_log_pow", "f_log_pow"], ["f_bright"]),
+        helper.make_node("Abs", ["x"], ["x_abs"]),
+        helper.make_node("ReduceMean", ["x_abs"], ["f_mabs"], axes=[1], keepdims=1),
+        helper.make_node("Add", ["f_mabs", "eps"], ["f_mabs_eps"]),
+        helper.make_node("Log", ["f_mabs_eps"], ["f_log_mabs"]),
+        helper.make_node("Mul", ["f_pow", "zero_f"], ["f_zero"]),
+        helper.make_node("Add", ["f_zero", "ones_col"], ["f_one"]),
+        helper.make_node("Concat", ["f_log_pow", "f_bright", "f_log_mabs", "f_one"], ["features"], axis=1),
+        helper.make_node("MatMul", ["features", "cause_w"], ["cause_logits"]),
+        helper.make_node("Softmax", ["cause_logits"], [causes_output_name], axis=-1),
+    ]
+
+
 def _graph(
     *,
     n_causes: int,
@@ -141,29 +169,7 @@ def _graph(
         helper.make_node("Sub", [level_name, "midpoint_db"], ["level_rel"]),
         helper.make_node("Mul", ["level_rel", "slope_per_db"], ["cry_logit"]),
         helper.make_node("Sigmoid", ["cry_logit"], [cry_output_name]),
-        # features for the cause logits: log energy, brightness, log mean |x|
-        helper.make_node("Mul", ["x", "x"], ["f_sq"]),
-        helper.make_node("ReduceMean", ["f_sq"], ["f_pow"], axes=[1], keepdims=1),
-        helper.make_node("Add", ["f_pow", "eps"], ["f_pow_eps"]),
-        helper.make_node("Log", ["f_pow_eps"], ["f_log_pow"]),
-        helper.make_node("Slice", ["x", "one_i1", "end_i", "one_i1"], ["x_next"]),
-        helper.make_node("Slice", ["x", "zero_i", "minus_one_i", "one_i1"], ["x_prev"]),
-        helper.make_node("Sub", ["x_next", "x_prev"], ["dx"]),
-        helper.make_node("Mul", ["dx", "dx"], ["dx_sq"]),
-        helper.make_node("ReduceMean", ["dx_sq"], ["d_pow"], axes=[1], keepdims=1),
-        helper.make_node("Add", ["d_pow", "eps"], ["d_pow_eps"]),
-        helper.make_node("Log", ["d_pow_eps"], ["d_log_pow"]),
-        helper.make_node("Sub", ["d_log_pow", "f_log_pow"], ["f_bright"]),
-        helper.make_node("Abs", ["x"], ["x_abs"]),
-        helper.make_node("ReduceMean", ["x_abs"], ["f_mabs"], axes=[1], keepdims=1),
-        helper.make_node("Add", ["f_mabs", "eps"], ["f_mabs_eps"]),
-        helper.make_node("Log", ["f_mabs_eps"], ["f_log_mabs"]),
-        helper.make_node("Mul", ["f_pow", "zero_f"], ["f_zero"]),
-        helper.make_node("Add", ["f_zero", "ones_col"], ["f_one"]),
-        helper.make_node("Concat", ["f_log_pow", "f_bright", "f_log_mabs", "f_one"], ["features"], axis=1),
-        helper.make_node("MatMul", ["features", "cause_w"], ["cause_logits"]),
-        helper.make_node("Softmax", ["cause_logits"], [causes_output_name], axis=-1),
-    ]
+    ] + _cause_nodes(causes_output_name)
     inits.append(_const("zero_f", 0.0))
     if bloat_bytes > 0:
         # Random bytes so that compression cannot hide them; no node reads it, the file keeps it.
