@@ -78,7 +78,7 @@ class DistillConfig:
     cry_pos_weight: float | None = None  # None: (negatives / positives) ** class_weight_power
     cause_class_weights: tuple[float, ...] | None = None  # None: inverse frequency ** class_weight_power
     class_weight_power: float = 0.5  # 1: full inverse frequency (cry 14:1, hungry:burping 44:1); 0.5 tempers both
-    patience: int = 40  # epochs without a better validation score before stopping (40: never stop early)
+    patience: int = 40  # epochs without a better validation score before stopping (= epochs: never stops early)
     grad_clip: float = 5.0
     eval_batch_size: int = 16
     augment_positives_only: bool = False  # True: the augmenter only touches cry clips
