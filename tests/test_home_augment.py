@@ -99,3 +99,24 @@ def test_codec_step_is_drawn_only_when_asked(monkeypatch: pytest.MonkeyPatch) ->
         off, draw_when_off = after_call(0.0)
     assert np.array_equal(off, never_applied) and not np.allclose(on, off, atol=1e-3)
     assert draw_when_off != draw_when_rolled  # p_codec 0 draws nothing, so the chain's other draws are unchanged
+
+
+def test_a_per_call_snr_range_replaces_the_configs_and_leaves_every_other_draw_as_it_was() -> None:
+    """``DistillConfig.cry_snr_db`` mixes the student's cry crops at another SNR through the same chain:
+    the call draws the SNR from the generator as the config's range does, so the generator ends in the
+    same state and only the background's level differs."""
+    quiet = dict(p_reverb=0.0, p_background=1.0, p_telephone=0.0, p_lowpass=0.0, p_tilt=0.0, p_clip=0.0,
+                 gain_db=(0.0, 0.0), noise_floor_dbfs=(-120.0, -119.0))
+    background = np.random.default_rng(3).normal(0, 0.1, SR * 3).astype(np.float32)
+    aug = HomeAugmenter([background], HomeAugmentConfig(**quiet, snr_db=(-5.0, -4.999)))
+
+    def run(snr_db):
+        rng = np.random.default_rng(11)
+        return aug(_tone() * np.float32(0.1), rng, snr_db=snr_db), float(rng.random())
+
+    as_config, after_config = run(None)
+    same, after_same = run((-5.0, -4.999))
+    loud_cry, after_loud = run((20.0, 20.001))
+    assert np.array_equal(as_config, same) and after_config == after_same == after_loud
+    residual = lambda y: float(np.mean((y.astype(np.float64) - _tone() * 0.1) ** 2))  # noqa: E731
+    assert 10 * np.log10(residual(as_config) / residual(loud_cry)) == pytest.approx(25.0, abs=0.1)

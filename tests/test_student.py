@@ -604,3 +604,28 @@ def test_a_consistent_teacher_hears_the_window_with_the_frames_its_front_end_nee
         start = [w * g.hop for w in range(3) if np.array_equal(batch.waves[0], 2 * wave[w * g.hop : w * g.hop + g.window])]
         assert len(start) == 1, "the student's crop is one teacher window, augmented"
         assert np.array_equal(batch.teacher_views[0], 2 * wave[start[0] : start[0] + g.window + g.teacher_tail])
+
+
+def test_cry_crops_take_their_own_snr_range_and_negatives_keep_the_chains() -> None:
+    """``cry_snr_db`` reaches the augmenter for cry crops only, and a chain that cannot take it is refused
+    before training rather than at the first cry."""
+    from export.training.distill import CropGeometry, _cry_augmenter, _training_batch
+
+    calls = []
+
+    def chain(w, rng, snr_db=None):
+        calls.append(snr_db)
+        return w
+
+    cry_chain = _cry_augmenter(chain, DistillConfig(cry_snr_db=[0, 20]).cry_snr_db)
+    geometry = CropGeometry.for_student(DistillConfig(consistent_teacher=False), StudentConfig())
+    waves = tones(2, 2.0, seed=2)
+    _training_batch([("c", waves[0], 1, 0), ("n", waves[1], 0, 0)], geometry, np.random.default_rng(0),
+                    chain, False, None, cry_augmenter=cry_chain)
+    assert calls == [(0.0, 20.0), None]
+    assert _cry_augmenter(chain, None) is None
+    with pytest.raises(ValueError, match="snr_db"):
+        _cry_augmenter(lambda w, rng: w, (0.0, 20.0))
+    for bad in ([20, 0], [0, float("nan")], [0, 5, 10]):
+        with pytest.raises(ValueError, match="cry_snr_db"):
+            DistillConfig(cry_snr_db=bad)

@@ -111,14 +111,19 @@ class HomeAugmenter:
             h.update(b[:: max(1, b.size // 64)].tobytes())
         return h.hexdigest()[:10]
 
-    def __call__(self, wave: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def __call__(self, wave: np.ndarray, rng: np.random.Generator,
+                 snr_db: tuple[float, float] | None = None) -> np.ndarray:
+        """``wave`` through the chain. ``snr_db`` replaces the config's background SNR range for this
+        call (the student's cry crops, ``DistillConfig.cry_snr_db``); it draws from ``rng`` exactly as
+        the config's range does, so every other draw of the chain is unchanged."""
         c = self.config
+        snr_range = c.snr_db if snr_db is None else snr_db
         x = np.asarray(wave, dtype=np.float32)
         if self.rooms and rng.random() < c.p_reverb:
             x = self._reverb(x, self.rooms[int(rng.integers(len(self.rooms)))])
         if rng.random() < c.p_background:
             bg = self.backgrounds[int(rng.integers(len(self.backgrounds)))]
-            x = mix_at_snr(x, fit_length(bg, x.size, int(rng.integers(bg.size))), float(rng.uniform(*c.snr_db)))
+            x = mix_at_snr(x, fit_length(bg, x.size, int(rng.integers(bg.size))), float(rng.uniform(*snr_range)))
         floor = 10.0 ** (float(rng.uniform(*c.noise_floor_dbfs)) / 20.0)
         x = x + rng.normal(0.0, floor, size=x.size).astype(np.float32)
         if rng.random() < c.p_telephone:

@@ -31,6 +31,8 @@ Everything is seeded. CPU-sized: a few minutes for ~4k clips on 2 cores with the
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Collection, Mapping, Sequence
@@ -126,6 +128,12 @@ class DistillConfig:
     # on ten other draws of the same clips, and started detections later (docs/decisions.md, "The
     # student's epoch chosen on validation streams").
     select_on: str = "clips"
+    # Background SNR range (dB, active cry power over background power) of the cry crops the chain
+    # mixes a background into; None: the chain's own range (HomeAugmentConfig.snr_db, -5 to 20 dB),
+    # which negatives keep either way. Below 0 dB the background is louder than the cry, the teacher
+    # itself hears a cry in under half of them, and a cry label on such a mix teaches the student to
+    # call a loud cat or sheep a cry; the home-day streams judge cries at 0 to 20 dB.
+    cry_snr_db: tuple[float, float] | None = None
     progress: bool = True  # tqdm bars
 
     def __post_init__(self) -> None:
@@ -147,9 +155,19 @@ class DistillConfig:
             raise ValueError("epochs, batch_size and clip_seconds must be positive")
         if self.cause_class_weights is not None:
             self.cause_class_weights = tuple(float(w) for w in self.cause_class_weights)
+        if self.cry_snr_db is not None:
+            self.cry_snr_db = _snr_range(self.cry_snr_db)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _snr_range(value) -> tuple[float, float]:
+    """``value`` as a (low, high) pair of finite dB figures with low < high (JSON gives a list)."""
+    pair = tuple(float(v) for v in value)
+    if len(pair) != 2 or not np.all(np.isfinite(pair)) or pair[0] >= pair[1]:
+        raise ValueError(f"cry_snr_db must be two finite dB figures, low < high, got {value!r}")
+    return pair
 
 
 @dataclass
@@ -276,15 +294,18 @@ class TrainingBatch:
 def _training_batch(
     items: Sequence[Item], geometry: CropGeometry, rng: np.random.Generator, augmenter: Callable | None,
     positives_only: bool, teacher: TeacherLogits | None, fraction: float = 1.0, min_teacher: float | None = None,
+    cry_augmenter: Callable | None = None,
 ) -> TrainingBatch:
-    """One batch's crops and targets, drawn in item order from ``rng``."""
+    """One batch's crops and targets, drawn in item order from ``rng``. ``cry_augmenter`` (default
+    ``augmenter``) augments the cry crops."""
     batch = TrainingBatch([], [], [], [], [])
     for clip_id, wave, is_cry, _ in items:
         scores = teacher.get(clip_id) if teacher else None
         w, target, offset = _crop(np.asarray(wave, dtype=np.float32), geometry, scores, rng, is_cry, min_teacher)
         augment = augmenter is not None and (is_cry or not positives_only) and (fraction >= 1.0 or rng.random() < fraction)
         if augment:
-            w = np.asarray(augmenter(w, rng), dtype=np.float32)
+            chain = cry_augmenter if is_cry and cry_augmenter is not None else augmenter
+            w = np.asarray(chain(w, rng), dtype=np.float32)
         batch.teacher_views.append(w[offset : offset + geometry.window + geometry.teacher_tail])
         w = w[: offset + geometry.window + geometry.after]  # the teacher's tail is not the student's input
         batch.waves.append(w)
@@ -552,6 +573,11 @@ def _check_training_input(train_set, val_set, teacher_outputs, distill: bool, n_
         raise ValueError("no training clip has teacher logits: check the clip ids")
 
 
+def _check_consistent_teacher(consistent: bool, teacher_scorer) -> None:
+    if consistent and teacher_scorer is None:
+        raise ValueError("consistent_teacher needs a teacher_scorer (the teacher on raw audio)")
+
+
 def train_student(
     train_set: Sequence[Item],
     val_set: Sequence[Item],
@@ -587,15 +613,15 @@ def train_student(
     teacher = teacher_outputs if distill else None
     cry_weights = hard_negative_weights(train_set, hard_negatives, config.hard_negative_weight)
     consistent = distill and config.consistent_teacher
-    if consistent and teacher_scorer is None:
-        raise ValueError("consistent_teacher needs a teacher_scorer (the teacher on raw audio)")
+    _check_consistent_teacher(consistent, teacher_scorer)
+    cry_augmenter = _cry_augmenter(augmenter, config.cry_snr_db)
 
     def batches(rng: np.random.Generator):
         order = rng.permutation(len(train_set))
         for step in range(steps):
             batch = [train_set[i] for i in order[step * config.batch_size : (step + 1) * config.batch_size]]
             drawn = _training_batch(batch, geometry, rng, augmenter, config.augment_positives_only,
-                                    teacher, config.augment_fraction, config.cry_window_min_teacher)
+                                    teacher, config.augment_fraction, config.cry_window_min_teacher, cry_augmenter)
             soft = (rescore_augmented(drawn, teacher_scorer, not config.consistent_cries, [it[2] for it in batch])
                     if consistent else drawn.targets)
             x, lengths = pad_batch(drawn.waves)
@@ -613,6 +639,16 @@ def train_student(
     model, fitted = fit(lambda: CryStudent(student_config), one_cycle_adamw(config, steps), batches, loss,
                         lambda m: score_fn(m, val_set), settings)
     return model, TrainHistory.of(fitted, distill, config, student_config, pos_weight, cause_weights)
+
+
+def _cry_augmenter(augmenter: Callable | None, snr_db: tuple[float, float] | None) -> Callable | None:
+    """The chain for cry crops: ``augmenter`` with its background SNR range replaced by ``snr_db``
+    (``DistillConfig.cry_snr_db``), or None (the cry crops use ``augmenter`` as it is)."""
+    if snr_db is None or augmenter is None:
+        return None
+    if "snr_db" not in inspect.signature(augmenter).parameters:
+        raise ValueError(f"cry_snr_db needs an augmenter that takes snr_db (HomeAugmenter), not {augmenter!r}")
+    return functools.partial(augmenter, snr_db=snr_db)
 
 
 def one_cycle_adamw(config: DistillConfig, steps_per_epoch: int):
