@@ -310,11 +310,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "x86_raw": x86,
         "arm_raw": arm,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results_arm.json").write_text(json.dumps(res, indent=2) + "\n")
-    (args.out / "results_arm.md").write_text(portable_paths(markdown(res)))
+    return _write_results(res, args.out)
+
+
+def _write_results(res: dict, out: Path) -> int:
+    """``results_arm.json`` and ``.md`` under ``out``, the parity summary on stdout; the exit status
+    (1 where any output is out of tolerance)."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results_arm.json").write_text(json.dumps(res, indent=2) + "\n")
+    (out / "results_arm.md").write_text(portable_paths(markdown(res)))
+    par = res["parity"]
     ok = all(p["within_tolerance"] for p in par.values())
     summary = {k: {"max_abs_diff": p["max_abs_diff"], "within_tolerance": p["within_tolerance"]} for k, p in par.items()}
     print(json.dumps({"parity": summary, "ok": ok}, indent=2))
-    print(f"[bench arm] wrote {args.out / 'results_arm.json'} and results_arm.md; parity {'OK' if ok else 'BROKEN'}", file=sys.stderr)
+    print(f"[bench arm] wrote {out / 'results_arm.json'} and results_arm.md; parity {'OK' if ok else 'BROKEN'}", file=sys.stderr)
     return 0 if ok else 1

@@ -395,6 +395,24 @@ def test_committed_tables_name_no_machine_path() -> None:
         assert str(REPO) not in text and str(Path.home()) + "/" not in text, table
 
 
+def test_the_arm_results_exit_1_when_any_output_is_out_of_tolerance(tmp_path: Path, monkeypatch, capsys) -> None:
+    """benchmarks.arm writes its JSON and markdown either way; the exit status and the printed summary
+    say whether ARM and x86 agree (the markdown itself is tested with a real run under QEMU)."""
+    import benchmarks.arm as arm
+
+    monkeypatch.setattr(arm, "markdown", lambda res: "# table\n")
+
+    def res(diff: float) -> dict:
+        return {"parity": {"int8_onnx": {"max_abs_diff": diff, "within_tolerance": diff <= 1e-3}}}
+
+    assert arm._write_results(res(1e-4), tmp_path / "ok") == 0
+    assert json.loads(capsys.readouterr().out)["ok"] is True
+    assert arm._write_results(res(1e-2), tmp_path / "bad") == 1
+    assert json.loads(capsys.readouterr().out)["parity"]["int8_onnx"]["within_tolerance"] is False
+    assert json.loads((tmp_path / "bad" / "results_arm.json").read_text()) == res(1e-2)
+    assert (tmp_path / "bad" / "results_arm.md").read_text() == "# table\n"
+
+
 def test_the_arm_timing_table_and_the_fp32_ratio_come_from_both_runs():
     """benchmarks.arm: emulated and x86 p50s side by side, the slowdown between them, and fp32 over
     int8 only where an fp32 file was timed (the QEMU run itself is not needed for this)."""

@@ -563,7 +563,8 @@ def _check_items(items: Sequence[Item], n_causes: int, name: str) -> None:
             raise ValueError(f"{name}: clip {clip_id!r} needs a non-empty 1-D waveform")
 
 
-def _check_training_input(train_set, val_set, teacher_outputs, distill: bool, n_causes: int) -> None:
+def _check_training_input(train_set, val_set, teacher_outputs, distill: bool, n_causes: int,
+                          consistent: bool = False, teacher_scorer: TeacherScorer | None = None) -> None:
     _check_items(train_set, n_causes, "train_set")
     _check_items(val_set, n_causes, "val_set")
     if distill and not teacher_outputs:
@@ -571,9 +572,6 @@ def _check_training_input(train_set, val_set, teacher_outputs, distill: bool, n_
     missing = sum(1 for it in train_set if teacher_outputs is not None and it[0] not in teacher_outputs)
     if distill and missing == len(train_set):
         raise ValueError("no training clip has teacher logits: check the clip ids")
-
-
-def _check_consistent_teacher(consistent: bool, teacher_scorer) -> None:
     if consistent and teacher_scorer is None:
         raise ValueError("consistent_teacher needs a teacher_scorer (the teacher on raw audio)")
 
@@ -598,22 +596,20 @@ def train_student(
 
     ``teacher_outputs`` may be ``None`` only with ``distill=False``. ``augmenter(wave, rng)`` is
     called on each training crop (e.g. :class:`export.audio.augment.Augmenter`, built on training-side
-    backgrounds only). ``val_score(model, val_set)``: higher is better; default minus the hard loss.
+    backgrounds only); ``config.cry_snr_db`` needs one that takes ``snr_db`` (a home chain). ``val_score(model, val_set)``: higher is better; default minus the hard loss.
     ``hard_negatives``: the clip ids whose cry terms weigh ``config.hard_negative_weight``.
     ``teacher_scorer``: the teacher on raw windows, required by ``config.consistent_teacher``.
     """
     student_config = student_config or StudentConfig()
     k = student_config.n_causes
-    _check_training_input(train_set, val_set, teacher_outputs, distill, k)
+    consistent = distill and config.consistent_teacher
+    _check_training_input(train_set, val_set, teacher_outputs, distill, k, consistent, teacher_scorer)
     pos_weight, cause_weights = loss_weights(train_set, k, config)
     score_fn = val_score or validation_loss_score(pos_weight, cause_weights, config.eval_batch_size)
     steps = math.ceil(len(train_set) / config.batch_size)
     geometry = CropGeometry.for_student(config, student_config, distill)
-    window_frames = geometry.window_frames()
     teacher = teacher_outputs if distill else None
     cry_weights = hard_negative_weights(train_set, hard_negatives, config.hard_negative_weight)
-    consistent = distill and config.consistent_teacher
-    _check_consistent_teacher(consistent, teacher_scorer)
     cry_augmenter = _cry_augmenter(augmenter, config.cry_snr_db)
 
     def batches(rng: np.random.Generator):
@@ -630,7 +626,7 @@ def train_student(
 
     def loss(model: CryStudent, batch) -> tuple[torch.Tensor, dict[str, float]]:
         x, lengths, first_frame, targets = batch
-        cry_logit, cause_logits = model(x, lengths, first_frame, window_frames)
+        cry_logit, cause_logits = model(x, lengths, first_frame, geometry.window_frames())
         return distillation_loss(cry_logit, cause_logits, targets, config, distill=distill,
                                  pos_weight=pos_weight, cause_weights=cause_weights)
 
