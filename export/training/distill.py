@@ -592,11 +592,11 @@ def train_student(
     teacher_scorer: TeacherScorer | None = None,
 ) -> tuple[CryStudent, TrainHistory]:
     """Train a :class:`CryStudent` through :func:`export.training.fit.fit`; returns the
-    best-validation model (eval mode) and its history.
-
-    ``teacher_outputs`` may be ``None`` only with ``distill=False``. ``augmenter(wave, rng)`` is
-    called on each training crop (e.g. :class:`export.audio.augment.Augmenter`, built on training-side
-    backgrounds only); ``config.cry_snr_db`` needs one that takes ``snr_db`` (a home chain). ``val_score(model, val_set)``: higher is better; default minus the hard loss.
+    best-validation model (eval mode) and its history. ``teacher_outputs`` may be ``None`` only with
+    ``distill=False``. ``augmenter(wave, rng)`` is called on each training crop (e.g.
+    :class:`export.audio.augment.Augmenter`, built on training-side backgrounds only);
+    ``config.cry_snr_db`` needs one that takes ``snr_db`` (a home chain). ``val_score(model,
+    val_set)``: higher is better; default minus the hard loss.
     ``hard_negatives``: the clip ids whose cry terms weigh ``config.hard_negative_weight``.
     ``teacher_scorer``: the teacher on raw windows, required by ``config.consistent_teacher``.
     """
@@ -608,6 +608,7 @@ def train_student(
     score_fn = val_score or validation_loss_score(pos_weight, cause_weights, config.eval_batch_size)
     steps = math.ceil(len(train_set) / config.batch_size)
     geometry = CropGeometry.for_student(config, student_config, distill)
+    window_frames = geometry.window_frames()
     teacher = teacher_outputs if distill else None
     cry_weights = hard_negative_weights(train_set, hard_negatives, config.hard_negative_weight)
     cry_augmenter = _cry_augmenter(augmenter, config.cry_snr_db)
@@ -626,7 +627,7 @@ def train_student(
 
     def loss(model: CryStudent, batch) -> tuple[torch.Tensor, dict[str, float]]:
         x, lengths, first_frame, targets = batch
-        cry_logit, cause_logits = model(x, lengths, first_frame, geometry.window_frames())
+        cry_logit, cause_logits = model(x, lengths, first_frame, window_frames)
         return distillation_loss(cry_logit, cause_logits, targets, config, distill=distill,
                                  pos_weight=pos_weight, cause_weights=cause_weights)
 
