@@ -48,3 +48,14 @@ def test_cli_rejects_a_width_that_is_not_an_integer(capsys):
     with pytest.raises(SystemExit):
         main(["8,x"])
     assert "not a comma-separated list of integers" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_default_architecture_fits_the_size_budget():
+    """A default that cannot ship fails here, before anyone trains it (the wider student's .ort was
+    447,952 B against 400,000 after a 45-minute check; docs/decisions.md)."""
+    from benchmarks.budgets import load_budgets
+
+    limit = load_budgets()["size"]["max_int8_file_bytes"]
+    sizes = measure(StudentConfig())
+    assert sizes.int8_onnx_bytes <= limit and sizes.ort_bytes <= limit, sizes
