@@ -23,7 +23,7 @@ from export.training.distill import DistillConfig
 class ExportConfig:
     """What the shipped model file promises (metadata) and how it is quantized (docs/decisions.md)."""
 
-    model_version: str = "0.8.0"
+    model_version: str = "0.9.0"
     # The SDK's scoring window for long audio and streaming, and the hop between windows: whole
     # numbers of the student's 120 ms embedding frames (16 and 8), as the window outputs need.
     window_seconds: float = 1.92

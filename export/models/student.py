@@ -49,7 +49,9 @@ KERNEL = 3
 class StudentConfig:
     """Architecture knobs. ``blocks`` lists (out_channels, time_stride, mel_stride) per
     depthwise-separable block after a full 3x3 stem with ``stem_stride`` (time, mel). Defaults:
-    ~140k parameters, one embedding frame per 120 ms.
+    170k parameters, one embedding frame per 120 ms: the widest student whose int8 ``.ort`` fits the
+    400 KB size budget (``python -m export.modelfile.sizing``; docs/decisions.md, "The widest student
+    whose .ort fits").
 
     ``frame_stride`` 3 with a stem that keeps time at full rate (``stem_stride`` (1, 2)): 30 ms
     log-mel frames (25 ms Hann windows, so 5 ms between two frames fall near both windows' tails),
@@ -64,14 +66,14 @@ class StudentConfig:
     Training and export use the same setting, so the exported graph is the trained one."""
 
     n_causes: int = 5
-    stem_channels: int = 24
+    stem_channels: int = 32
     stem_stride: tuple[int, int] = (1, 2)
     blocks: tuple[tuple[int, int, int], ...] = (
-        (32, 1, 2),
-        (64, 2, 2),
-        (64, 1, 1),
-        (128, 2, 2),
-        (128, 1, 1),
+        (48, 1, 2),
+        (96, 2, 2),
+        (96, 1, 1),
+        (160, 2, 2),
+        (160, 1, 1),
         (160, 1, 2),
         (160, 1, 1),
     )
