@@ -5,8 +5,9 @@ of its ``.ort`` depends on the architecture and the metadata, never on the weigh
 untrained student whose every float tensor is random (biases and batch-norm statistics included,
 so the quantizer treats them as it treats trained ones) goes through the toolchain's own export,
 static int8 and ``.ort`` conversion, with the metadata copied from a shipped model file, and gives
-the trained student's sizes to the byte. That answers "does this width fit the size budget?" in
-seconds instead of after a training run.
+the trained student's sizes to within the few bytes by which its metadata values' digits differ
+(0.9.0: ``.ort`` 395,432 B predicted and built, ``.onnx`` 262,084 against 262,083). That answers
+"does this width fit the size budget?" in seconds instead of after a training run.
 
 ``python -m export.modelfile.sizing 32,48,96,96,160,160,160,160 ...``: each argument is the stem's
 channels, then each block's output channels (the default block strides stay); one JSON line each.
