@@ -32,7 +32,7 @@ from export.constants import SAMPLE_RATE
 from export.modelfile.metadata import read_metadata
 from export.modelfile.onnx_export import export_student_onnx
 from export.modelfile.quantize import quantize_static_int8, to_ort
-from export.models.student import CryStudent, StudentConfig
+from export.models.student import CryStudent, StudentConfig, count_parameters
 
 #: The shipped model file whose metadata the measured files carry.
 BUNDLED_MODEL = Path(__file__).resolve().parents[2] / "infantcry_sdk" / "models" / "student_int8.onnx"
@@ -91,7 +91,7 @@ def measure(config: StudentConfig, like: Path = BUNDLED_MODEL, export: ExportCon
                              op_types=export.quantized_ops)
         ort = to_ort(int8, check_usability=False)
         return FileSizes(config.stem_channels, tuple(b[0] for b in config.blocks),
-                         sum(p.numel() for p in model.parameters()), int8.stat().st_size, ort.size_bytes)
+                         count_parameters(model), int8.stat().st_size, ort.size_bytes)
 
 
 def _widths(spec: str) -> tuple[int, list[int]]:
